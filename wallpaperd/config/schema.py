@@ -1,0 +1,187 @@
+"""The configuration schema: one strict pydantic model per section of wallpaperd.yaml.
+
+Unknown keys are errors everywhere (``extra="forbid"``). Field-level rules live here;
+rules that relate several keys (sizes that must fit each other) live in ``checks.py``
+so that each can name the exact key path to fix.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Dtype = Literal["float16", "bfloat16", "float32"]
+
+#: Schedulers a user may name, mapped to diffusers classes and options in pipeline/sdxl.py.
+SCHEDULERS = (
+    "DPMSolverMultistepScheduler",
+    "DPMSolverMultistepScheduler-Karras",
+    "EulerDiscreteScheduler",
+    "EulerAncestralDiscreteScheduler",
+    "DDIMScheduler",
+    "UniPCMultistepScheduler",
+)
+SchedulerName = Literal[
+    "DPMSolverMultistepScheduler",
+    "DPMSolverMultistepScheduler-Karras",
+    "EulerDiscreteScheduler",
+    "EulerAncestralDiscreteScheduler",
+    "DDIMScheduler",
+    "UniPCMultistepScheduler",
+]
+Gravity = Literal[
+    "center", "top", "bottom", "left", "right", "top-left", "top-right", "bottom-left", "bottom-right"
+]
+
+PositiveInt = Annotated[int, Field(gt=0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+# A value that is either fixed or drawn per job from [low, high] with the job seed
+# (the seed plan's steps_range / guidance_range / strength_range).
+FloatOrRange = Union[float, tuple[float, float]]
+IntOrRange = Union[int, tuple[int, int]]
+
+
+def pick(value: float | int | tuple, rng: random.Random) -> float | int:
+    """Resolve a fixed-or-range value with the job's RNG (ints stay ints)."""
+    if not isinstance(value, tuple):
+        return value
+    low, high = value
+    if isinstance(low, int) and isinstance(high, int):
+        return rng.randint(low, high)
+    return rng.uniform(float(low), float(high))
+
+
+def _check_range(value, low_bound: float, high_bound: float):
+    values = value if isinstance(value, tuple) else (value,)
+    for v in values:
+        if not (low_bound <= v <= high_bound):
+            raise ValueError(f"must lie between {low_bound} and {high_bound}")
+    if isinstance(value, tuple) and value[0] > value[1]:
+        raise ValueError("a range is written [low, high] with low <= high")
+    return value
+
+
+class ModelConfig(_Strict):
+    source: str = "stabilityai/stable-diffusion-xl-base-1.0"
+    config_source: str = "stabilityai/stable-diffusion-xl-base-1.0"
+    vae: str | None = None
+    device: str = "auto"
+    allow_download: bool = True
+
+    @field_validator("source", "config_source")
+    @classmethod
+    def _not_empty(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must not be empty")
+        return v
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v: str) -> str:
+        import re
+
+        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", v):
+            raise ValueError("must be 'auto', 'cpu', 'cuda' or 'cuda:N'")
+        return v
+
+
+class GenerateConfig(_Strict):
+    width: PositiveInt = 1920
+    height: PositiveInt = 1024
+    scheduler: SchedulerName = "DPMSolverMultistepScheduler"
+    dtype: Dtype = "float16"
+    steps: IntOrRange = 50
+    guidance_scale: FloatOrRange = 7.5
+    prompt: str = "a breathtaking landscape at golden hour, highly detailed"
+    negative_prompt: str = ""
+
+    @field_validator("steps")
+    @classmethod
+    def _steps(cls, v):
+        return _check_range(v, 1, 500)
+
+    @field_validator("guidance_scale")
+    @classmethod
+    def _cfg(cls, v):
+        return _check_range(v, 0.0, 30.0)
+
+
+class UpscaleConfig(_Strict):
+    model: str = "realesrgan-x4plus"
+    scale: Literal[2, 4] = 4
+    tile: PositiveInt | Literal["auto"] = "auto"
+    tile_overlap: Annotated[int, Field(ge=0)] = 32
+    precision: Dtype = "float32"
+
+
+class EnhanceConfig(_Strict):
+    method: Literal["pixel"] = "pixel"
+    tile: PositiveInt = 1024
+    overlap: Annotated[int, Field(ge=0)] = 256
+    strength: FloatOrRange = 0.35
+    steps: PositiveInt = 30
+    guidance_scale: FloatOrRange = 7.5
+
+    @field_validator("strength")
+    @classmethod
+    def _strength(cls, v):
+        return _check_range(v, 0.01, 1.0)
+
+    @field_validator("guidance_scale")
+    @classmethod
+    def _cfg(cls, v):
+        return _check_range(v, 0.0, 30.0)
+
+
+class DownsampleConfig(_Strict):
+    width: PositiveInt = 3840
+    height: PositiveInt = 2160
+    method: Literal["lanczos"] = "lanczos"
+    gravity: Gravity = "center"
+    linear_light: bool = False
+
+
+class MemoryConfig(_Strict):
+    vram_budget: Annotated[float, Field(gt=0)] | Literal["auto"] = 23
+    attention_slicing: bool = True
+    vae_tiling: bool = True
+    model_cpu_offload: bool = False
+    sequential_cpu_offload: bool = False
+    clear_cache_after_stage: bool = True
+
+
+class ValidationConfig(_Strict):
+    min_std: Annotated[float, Field(ge=0)] = 2.0
+    min_sharpness: Annotated[float, Field(ge=0)] = 2.0
+    min_detail: Annotated[float, Field(ge=0)] = 0.0
+
+
+class OutputConfig(_Strict):
+    dir: str | None = None
+    save_stages: bool = False
+    metadata: bool = True
+
+
+class PathsConfig(_Strict):
+    state: str | None = None
+    inbox: str | None = None
+    cache: str | None = None
+
+
+class Config(_Strict):
+    model: ModelConfig = ModelConfig()
+    generate: GenerateConfig = GenerateConfig()
+    upscale: UpscaleConfig = UpscaleConfig()
+    enhance: EnhanceConfig = EnhanceConfig()
+    downsample: DownsampleConfig = DownsampleConfig()
+    memory: MemoryConfig = MemoryConfig()
+    validation: ValidationConfig = ValidationConfig()
+    output: OutputConfig = OutputConfig()
+    paths: PathsConfig = PathsConfig()

@@ -1,0 +1,1 @@
+"""The image pipeline: one module per stage, plus models, tiling maths and validation."""

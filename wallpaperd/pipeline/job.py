@@ -187,27 +187,32 @@ class Pipeline:
         return image
 
 
-def load_input_image(path: Path, width: int, height: int) -> tuple[np.ndarray, dict[str, Any]]:
-    """A user's picture, cropped to the generation aspect and resized to its size.
-
-    The rest of the chain then runs exactly as for a generated picture, with the same
-    memory use and the same final geometry.
-    """
+def read_picture(path: Path, what: str = "--image") -> np.ndarray:
+    """A PNG/JPEG/WebP file as an RGB float picture; InputError naming the file otherwise."""
     if path.suffix.lower() not in IMAGE_SUFFIXES:
-        raise InputError(f"--image '{path}' is not a supported picture type",
+        raise InputError(f"{what} '{path}' is not a supported picture type",
                          fix=f"use one of {', '.join(IMAGE_SUFFIXES)}")
     try:
         with Image.open(path) as opened:
             opened.load()
             picture = opened.convert("RGB")
     except FileNotFoundError as exc:
-        raise InputError(f"--image '{path}': no such file", fix="check the path") from exc
+        raise InputError(f"{what} '{path}': no such file", fix="check the path") from exc
     except (UnidentifiedImageError, OSError) as exc:
-        raise InputError(f"--image '{path}' could not be read as a picture: {exc}",
+        raise InputError(f"{what} '{path}' could not be read as a picture: {exc}",
                          fix="check that the file is a complete PNG, JPEG or WebP") from exc
-    array = np.asarray(picture, dtype=np.float32) / 255.0
+    return np.asarray(picture, dtype=np.float32) / 255.0
+
+
+def load_input_image(path: Path, width: int, height: int) -> tuple[np.ndarray, dict[str, Any]]:
+    """A user's picture, cropped to the generation aspect and resized to its size.
+
+    The rest of the chain then runs exactly as for a generated picture, with the same
+    memory use and the same final geometry.
+    """
+    array = read_picture(path)
     fitted, info = downsample(array, width, height, "center", False)
-    return fitted, {"input_size": [picture.width, picture.height], **info}
+    return fitted, {"input_size": [array.shape[1], array.shape[0]], **info}
 
 
 def library_versions() -> dict[str, str]:

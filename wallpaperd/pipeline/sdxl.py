@@ -168,7 +168,9 @@ def load_sdxl(model: ModelConfig, generate: GenerateConfig, memory: MemoryConfig
 
         log.warning("model.source is 'tiny': random tiny weights, the pictures are NOISE-ART, "
                     "for tests and demos only")
-        pipe = build_tiny_sdxl().to(dtype=dtype)
+        pipe = build_tiny_sdxl()
+        if dtype != torch.float32:
+            pipe.to(dtype=dtype)
     else:
         pipe = _load_real(model, kind, dtype)
     if model.vae:

@@ -15,6 +15,9 @@ from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProject
 
 TINY_SEED = 20_240_601
 BOS, EOS = "<|startoftext|>", "<|endoftext|>"
+#: The byte-level tokenizer spends a token per character where CLIP's BPE spends about
+#: one per word, so the tiny encoders read 256 positions instead of CLIP's 77.
+MAX_TOKENS = 256
 
 
 def byte_vocab() -> dict[str, int]:
@@ -40,7 +43,7 @@ def byte_vocab() -> dict[str, int]:
 def build_tiny_sdxl() -> StableDiffusionXLPipeline:
     """The tiny pipeline (float32, CPU); the same weights on every call and machine."""
     vocab = byte_vocab()
-    tokenizer = CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)
+    tokenizer = CLIPTokenizer(vocab=vocab, merges=[], model_max_length=MAX_TOKENS)
     text_config = CLIPTextConfig(
         vocab_size=len(vocab),
         hidden_size=32,
@@ -48,7 +51,7 @@ def build_tiny_sdxl() -> StableDiffusionXLPipeline:
         num_attention_heads=4,
         num_hidden_layers=2,
         projection_dim=32,
-        max_position_embeddings=77,
+        max_position_embeddings=MAX_TOKENS,
         bos_token_id=vocab[BOS],
         eos_token_id=vocab[EOS],
         pad_token_id=vocab[EOS],

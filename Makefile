@@ -1,0 +1,43 @@
+# wallpaperd — developer and user entry points.
+#   make test   install everything into .venv (first time) and run the whole test suite
+#   make run    make today's wallpaper with your config (~/.config/wallpaperd/wallpaperd.yaml)
+#   make demo   every stage on the tiny model, on the CPU, in about a minute
+#   make install-deps  only the .venv
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+# PyTorch first, pinned, from the builds these machines carry (a CUDA build that also runs on
+# the CPU); otherwise pip would pick a multi-GB build of its own choosing.
+ifeq ($(shell uname -m),aarch64)
+TORCH := torch==2.9.1 torchvision==0.24.1
+else
+TORCH := torch==2.14.1 torchvision==0.29.1
+endif
+
+.PHONY: install-deps test run demo clean
+
+install-deps: $(STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+run: $(STAMP)
+	$(BIN)/wallpaperd generate
+
+demo: $(STAMP)
+	$(BIN)/wallpaperd generate --config etc/demo.yaml --no-set --seed 1
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

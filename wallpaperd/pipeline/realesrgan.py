@@ -76,6 +76,10 @@ def read_ncnn_convolutions(param: Path, binary: Path) -> list[tuple[np.ndarray, 
             opts = dict(p.split("=", 1) for p in parts[6:] if "=" in p and not p.startswith("-"))
             shapes.append((int(opts["0"]), int(opts["6"]), int(opts.get("1", "1"))))
     data = binary.read_bytes()
+    expected = sum(4 + 2 * count + 4 * out for out, count, _ in shapes)
+    if len(data) != expected:
+        raise ModelError(f"{binary}: {len(data)} bytes, the layers in {param.name} need {expected} "
+                         "(truncated or mismatched file)", fix=f"reinstall {PACKAGE}")
     layers, offset = [], 0
     for out, count, kernel in shapes:
         (tag,) = np.frombuffer(data, dtype="<u4", count=1, offset=offset)
@@ -88,9 +92,6 @@ def read_ncnn_convolutions(param: Path, binary: Path) -> list[tuple[np.ndarray, 
         bias = np.frombuffer(data, dtype="<f4", count=out, offset=offset).copy()
         offset += 4 * out
         layers.append((weight.reshape(out, count // (out * kernel * kernel), kernel, kernel), bias))
-    if offset != len(data):
-        raise ModelError(f"{binary}: {len(data) - offset} bytes left over after the last layer",
-                         fix=f"reinstall {PACKAGE}")
     return layers
 
 

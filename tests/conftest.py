@@ -8,7 +8,16 @@ developer's is read or written.
 from __future__ import annotations
 
 import copy
+import os
+import tempfile
 from pathlib import Path
+
+# huggingface_hub reads its cache location once, at import: point it at an empty,
+# private folder before anything imports it, so no test sees the developer's cache.
+HF_HOME = Path(tempfile.mkdtemp(prefix="wallpaperd-test-hf-"))
+os.environ["HF_HOME"] = str(HF_HOME)
+os.environ.pop("HF_HUB_CACHE", None)
+os.environ["HF_HUB_OFFLINE"] = "1"
 
 import pytest
 
@@ -38,7 +47,6 @@ def isolated_home(tmp_path, monkeypatch, shared_cache):
     # The converted upscaler weights are shared by all tests (a cache, as for a user).
     monkeypatch.setenv("XDG_CACHE_HOME", str(shared_cache))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(home / ".cache" / "huggingface"))
     return home
 
 

@@ -1,0 +1,124 @@
+"""Loading SDXL: every kind of model.source, refusals, and one set of shared weights."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from wallpaperd.config.schema import GenerateConfig, MemoryConfig, ModelConfig
+from wallpaperd.errors import InputError, ModelError
+from wallpaperd.pipeline.sdxl import check_prompt_length, classify_source, load_sdxl, preflight
+from wallpaperd.pipeline.tiny import build_tiny_sdxl
+
+from ..conftest import HF_HOME
+
+CPU = torch.device("cpu")
+GEN = GenerateConfig(width=64, height=64, dtype="float32", steps=2)
+MEM = MemoryConfig(attention_slicing=False, vae_tiling=False)
+
+
+def load(source: str, **model):
+    return load_sdxl(ModelConfig(source=source, device="cpu", **model), GEN, MEM, CPU)
+
+
+def parameters(module: torch.nn.Module) -> dict[int, int]:
+    return {p.data_ptr(): p.numel() for p in module.parameters()}
+
+
+def test_txt2img_and_img2img_share_one_set_of_weights():
+    models = load("tiny")
+    for name in ("unet", "vae", "text_encoder", "text_encoder_2"):
+        assert getattr(models.img2img, name) is getattr(models.txt2img, name)
+    assert models.kind == "tiny" and models.describe()["scheduler"] == "DPMSolverMultistepScheduler"
+    assert type(models.txt2img.scheduler).__name__ == "DPMSolverMultistepScheduler"
+    assert models.txt2img.scheduler.config.algorithm_type == "dpmsolver++"
+
+
+def test_tiny_model_is_the_same_on_every_build():
+    a, b = build_tiny_sdxl(), build_tiny_sdxl()
+    for pa, pb in zip(a.unet.parameters(), b.unet.parameters()):
+        assert torch.equal(pa, pb)
+    state = torch.random.get_rng_state()
+    build_tiny_sdxl()
+    assert torch.equal(state, torch.random.get_rng_state()), "building does not disturb global RNG"
+
+
+@pytest.mark.parametrize("suffix", [".ckpt", ".pt", ".pth", ".bin"])
+def test_pickle_checkpoints_are_refused(tmp_path, suffix):
+    path = tmp_path / f"sd_xl_base_1.0{suffix}"
+    path.write_bytes(b"\x80\x04not really")
+    with pytest.raises(ModelError, match="pickle checkpoint") as err:
+        load(str(path))
+    assert ".safetensors" in err.value.fix
+
+
+def test_missing_checkpoint_names_the_ways_to_get_weights(tmp_path):
+    with pytest.raises(ModelError, match="no such checkpoint file") as err:
+        load(str(tmp_path / "sd_xl_base_1.0.safetensors"))
+    assert "huggingface-cli download" in err.value.fix and "model.source: tiny" in err.value.fix
+
+
+def test_folder_without_model_index(tmp_path):
+    with pytest.raises(ModelError, match="without model_index.json"):
+        load(str(tmp_path))
+
+
+def test_unrecognisable_source():
+    with pytest.raises(ModelError, match="neither 'tiny'"):
+        classify_source("not a model")
+
+
+def test_hub_id_missing_from_cache_offline_fails_loud():
+    with pytest.raises(ModelError, match="not in the Hugging Face cache.*HF_HUB_OFFLINE is set") as err:
+        preflight(ModelConfig(source="someone/sdxl-finetune"))
+    assert "huggingface-cli download" in err.value.fix
+
+
+def test_hub_id_missing_with_downloads_off(monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    with pytest.raises(ModelError, match="model.allow_download: false"):
+        preflight(ModelConfig(source="someone/sdxl-finetune", allow_download=False))
+
+
+def test_single_file_needs_local_configs(tmp_path):
+    checkpoint = tmp_path / "model.safetensors"
+    checkpoint.write_bytes(b"{}")
+    with pytest.raises(ModelError, match="needs SDXL's config files") as err:
+        preflight(ModelConfig(source=str(checkpoint)))
+    assert "--include '*.json' '*.txt'" in err.value.fix
+
+
+def test_diffusers_folder_loads_the_same_weights(tmp_path):
+    folder = tmp_path / "sdxl"
+    build_tiny_sdxl().save_pretrained(folder, safe_serialization=True)
+    models = load(str(folder))
+    assert models.kind == "directory"
+    reference = build_tiny_sdxl()
+    for pa, pb in zip(models.txt2img.unet.parameters(), reference.unet.parameters()):
+        assert torch.equal(pa, pb)
+
+
+def test_diffusers_folder_with_only_pickle_weights_is_refused(tmp_path):
+    folder = tmp_path / "sdxl"
+    build_tiny_sdxl().save_pretrained(folder, safe_serialization=False)
+    with pytest.raises(ModelError, match="safetensors only"):
+        load(str(folder))
+
+
+def test_hub_id_in_the_cache_loads_offline(tmp_path):
+    """A repo downloaded earlier is used from the cache, with no network."""
+    repo = HF_HOME / "hub" / "models--wallpaperd-test--tiny-sdxl"
+    commit = "0" * 40
+    build_tiny_sdxl().save_pretrained(repo / "snapshots" / commit, safe_serialization=True)
+    (repo / "refs").mkdir(parents=True, exist_ok=True)
+    (repo / "refs" / "main").write_text(commit)
+    models = load("wallpaperd-test/tiny-sdxl")
+    assert models.kind == "hub"
+
+
+def test_prompts_longer_than_the_encoders_read_are_an_error_not_a_truncation():
+    pipe = build_tiny_sdxl()
+    check_prompt_length(pipe, "a lighthouse " * 10, "prompt")
+    with pytest.raises(InputError, match=r"the prompt is \d+ tokens long.*silently ignored") as err:
+        check_prompt_length(pipe, "a lighthouse on a cliff " * 20, "prompt")
+    assert "shorten the prompt" in err.value.fix

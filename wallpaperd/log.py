@@ -20,7 +20,8 @@ def setup_logging(verbose: bool = False) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        # Looked up per logger, so a replaced sys.stderr (tests, redirection) is honoured.
+        logger_factory=lambda *args: structlog.PrintLogger(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
     # The libraries' own chatter (dtype notes, progress bars) is not the user's business.

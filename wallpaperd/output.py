@@ -83,7 +83,7 @@ def write_png(path: Path, image: np.ndarray, metadata: dict[str, Any] | None = N
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    text = json.dumps(data, indent=2) + "\n"
     _atomic(path, lambda f: f.write(text.encode()))
 
 

@@ -13,9 +13,9 @@ UNITS = {"generate": "step", "upscale": "tile", "enhance": "step", "downsample":
 class StageProgress:
     """``progress(stage, done, total)`` callback for Pipeline.run."""
 
-    def __init__(self, stream: TextIO = sys.stderr, bars: bool | None = None) -> None:
-        self.stream = stream
-        self.bars = stream.isatty() if bars is None else bars
+    def __init__(self, stream: TextIO | None = None, bars: bool | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.bars = self.stream.isatty() if bars is None else bars
         self._bar: tqdm | None = None
         self._stage: str | None = None
         self._last_quarter = -1

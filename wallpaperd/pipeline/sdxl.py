@@ -212,19 +212,25 @@ def _load_real(model: ModelConfig, kind: str, dtype: torch.dtype) -> StableDiffu
     try:
         if kind == "directory":
             return StableDiffusionXLPipeline.from_pretrained(
-                str(Path(model.source).expanduser()), torch_dtype=dtype, use_safetensors=True,
+                str(Path(model.source).expanduser()), dtype=dtype, use_safetensors=True,
                 local_files_only=True)
         if kind == "single_file":
             return StableDiffusionXLPipeline.from_single_file(
                 str(Path(model.source).expanduser()), config=_config_folder(model.config_source),
-                torch_dtype=dtype, local_files_only=True)
+                dtype=dtype, local_files_only=True)
         if _in_hf_cache(model.source):
             return StableDiffusionXLPipeline.from_pretrained(
-                model.source, torch_dtype=dtype, use_safetensors=True, local_files_only=True)
+                model.source, dtype=dtype, use_safetensors=True, local_files_only=True)
         log.warning("downloading SDXL weights into the Hugging Face cache (once, about 7 GB)",
                     repo=model.source, cache=str(_hf_cache_dir()))
-        return StableDiffusionXLPipeline.from_pretrained(
-            model.source, torch_dtype=dtype, use_safetensors=True)
+        try:
+            return StableDiffusionXLPipeline.from_pretrained(
+                model.source, dtype=dtype, use_safetensors=True)
+        except (OSError, ValueError) as exc:
+            raise ModelError(
+                f"SDXL weights '{model.source}' are not in the Hugging Face cache "
+                f"({_hf_cache_dir()}) and downloading them failed ({type(exc).__name__}; no "
+                "network, or the repo id is wrong)", fix=missing_weights_help()) from exc
     except ModelError:
         raise
     except (OSError, ValueError, EnvironmentError) as exc:
@@ -242,8 +248,8 @@ def _load_vae(source: str, dtype: torch.dtype) -> AutoencoderKL:
             raise ModelError(f"model.vae '{source}' is a pickle file; refused",
                              fix="use the .safetensors release of that VAE")
         if path.is_file():
-            return AutoencoderKL.from_single_file(str(path), torch_dtype=dtype, local_files_only=True)
-        return AutoencoderKL.from_pretrained(source, torch_dtype=dtype, use_safetensors=True,
+            return AutoencoderKL.from_single_file(str(path), dtype=dtype, local_files_only=True)
+        return AutoencoderKL.from_pretrained(source, dtype=dtype, use_safetensors=True,
                                              local_files_only=not path.exists() and _offline())
     except ModelError:
         raise

@@ -149,12 +149,17 @@ class DownsampleConfig(_Strict):
 
 
 class MemoryConfig(_Strict):
-    vram_budget: Annotated[float, Field(gt=0)] | Literal["auto"] = 23
+    vram_budget: Annotated[float, Field(gt=0)] | Literal["auto"] = 23.0
     attention_slicing: bool = True
     vae_tiling: bool = True
     model_cpu_offload: bool = False
     sequential_cpu_offload: bool = False
     clear_cache_after_stage: bool = True
+
+    @field_validator("vram_budget", mode="before")
+    @classmethod
+    def _gib_as_float(cls, v):
+        return float(v) if isinstance(v, int) and not isinstance(v, bool) else v
 
 
 class ValidationConfig(_Strict):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from wallpaperd.pipeline.tiling import Blender, axis_starts, plan_tiles, tile_weights
 
@@ -48,26 +49,27 @@ def test_weights_are_positive_and_fade_only_towards_neighbours():
 def test_every_pixels_weights_sum_to_one():
     tiles = plan_tiles(480, 256, 128, 32)
     total = np.zeros((256, 480))
-    coverage = Blender(256, 480, 1)
+    coverage = Blender(256, 480, 1, dtype=torch.float64)
     for t in tiles:
-        coverage.add(t, np.zeros((t.h, t.w, 1)))
-    norm = coverage.coverage()
+        coverage.add(t, torch.zeros((1, t.h, t.w)))
+    norm = coverage.coverage().numpy()
     assert norm.min() > 0, "every pixel is covered"
     for t in tiles:
         total[t.y:t.y + t.h, t.x:t.x + t.w] += tile_weights(t) / norm[t.y:t.y + t.h, t.x:t.x + t.w]
     np.testing.assert_allclose(total, 1.0, atol=1e-12)
 
 
-def test_identity_tile_function_returns_the_input_exactly():
-    rng = np.random.default_rng(0)
-    picture = rng.random((256, 480, 3))
-    blender = Blender(256, 480)
+def test_identity_tile_function_returns_the_input():
+    # An 8-bit picture, as every real input is: k / 255.
+    picture = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (3, 256, 480)) / 255.0)
+    exact = Blender(256, 480, dtype=torch.float64)
+    working = Blender(256, 480)  # float32, as in a job
     for t in plan_tiles(480, 256, 128, 32):
-        blender.add(t, picture[t.y:t.y + t.h, t.x:t.x + t.w])
-    out = blender.result()
-    np.testing.assert_allclose(out, picture, atol=1e-6)
-    as_bytes = lambda a: (a * 255 + 0.5).astype(np.uint8)  # noqa: E731
-    assert np.array_equal(as_bytes(out), as_bytes(picture.astype(np.float32)))
+        exact.add(t, picture[:, t.y:t.y + t.h, t.x:t.x + t.w])
+        working.add(t, picture[:, t.y:t.y + t.h, t.x:t.x + t.w].float())
+    torch.testing.assert_close(exact.result(), picture, atol=1e-14, rtol=0)
+    as_bytes = lambda a: (a * 255 + 0.5).to(torch.uint8)  # noqa: E731
+    assert torch.equal(as_bytes(working.result()), as_bytes(picture.float()))
 
 
 def test_constant_tiles_blend_smoothly():
@@ -75,8 +77,8 @@ def test_constant_tiles_blend_smoothly():
     blender = Blender(256, 480, 1)
     tiles = plan_tiles(480, 256, 128, 32)
     for t in tiles:
-        blender.add(t, np.full((t.h, t.w, 1), float(t.index)))
-    out = blender.result()[:, :, 0]
+        blender.add(t, torch.full((1, t.h, t.w), float(t.index)))
+    out = blender.result()[0].numpy()
     columns = len({t.x for t in tiles})
     # Neighbours differ by 1 across and by `columns` down; a hard paste would jump by that
     # much between two pixels. A 32-pixel raised-cosine blend spreads it out (max slope
@@ -95,4 +97,4 @@ def test_wrong_tile_result_size_is_an_error():
     blender = Blender(256, 480)
     t = plan_tiles(480, 256, 128, 32)[0]
     with pytest.raises(ValueError, match="expected 128x128"):
-        blender.add(t, np.zeros((64, 64, 3)))
+        blender.add(t, torch.zeros((3, 64, 64)))

@@ -93,11 +93,13 @@ def enhance_pixel(
     """Tiled img2img: every tile re-diffused at ``strength``, merged with normalised weights."""
     height, width = image.shape[:2]
     tiles = plan_tiles(width, height, tile, overlap)
-    blender = Blender(height, width)
+    blender = Blender(height, width, device=models.device)
     per_tile = img2img_steps(steps, strength)
     total = per_tile * len(tiles)
+    # The picture goes to the GPU once; tiles are views of it (img2img takes [0, 1] tensors).
+    source = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).to(models.device)
     for t in tiles:
-        crop = image[t.y:t.y + t.h, t.x:t.x + t.w][None]
+        crop = source[None, :, t.y:t.y + t.h, t.x:t.x + t.w]
         generator = torch.Generator("cpu").manual_seed(derive_seed(seed, "enhance", t.index))
         base = t.index * per_tile
         tile_progress = (lambda d, _n, base=base: progress(base + d, total)) if progress else None
@@ -109,12 +111,13 @@ def enhance_pixel(
                 num_inference_steps=steps,
                 guidance_scale=guidance,
                 generator=generator,
-                output_type="np",
+                output_type="pt",
                 callback_on_step_end=_step_callback(per_tile, tile_progress, check),
             )
-        blender.add(t, np.asarray(result.images[0], dtype=np.float32))
+        blender.add(t, result.images[0])
     info = {"tiles": len(tiles), "grid": _grid(tiles), "denoising_steps_per_tile": per_tile}
-    return np.clip(blender.result(), 0.0, 1.0), info
+    merged = blender.result().clamp_(0, 1).permute(1, 2, 0).float().cpu().numpy()
+    return merged, info
 
 
 def downsample(

@@ -5,7 +5,7 @@ so every pixel is covered. Each tile carries how far it fades into each neighbou
 its blend weight is a product of two 1-D ramps that are 1 in the tile's own interior
 and fall smoothly towards a neighbour across their shared overlap. Results are merged
 with *normalised* weights (sum of weight x value over sum of weight), so a tile
-function that returns its input unchanged reproduces the picture exactly.
+function that returns its input unchanged reproduces the picture (to float rounding).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 
 @dataclass(frozen=True)
@@ -94,29 +95,35 @@ def tile_weights(tile: Tile) -> np.ndarray:
 
 
 class Blender:
-    """Accumulates tile results with normalised weights into one ``(H, W, C)`` picture."""
+    """Accumulates tile results with normalised weights into one ``(C, H, W)`` picture.
 
-    def __init__(self, height: int, width: int, channels: int = 3) -> None:
-        self._sum = np.zeros((height, width, channels), dtype=np.float64)
-        self._weight = np.zeros((height, width, 1), dtype=np.float64)
+    The accumulators live on ``device`` (the GPU during a job), so merging an 8K picture
+    costs a few milliseconds instead of seconds of host memory traffic.
+    """
 
-    def add(self, tile: Tile, pixels: np.ndarray) -> None:
-        if pixels.shape[:2] != (tile.h, tile.w):
+    def __init__(self, height: int, width: int, channels: int = 3,
+                 device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> None:
+        self._sum = torch.zeros((channels, height, width), device=device, dtype=dtype)
+        self._weight = torch.zeros((1, height, width), device=device, dtype=dtype)
+
+    def add(self, tile: Tile, pixels: torch.Tensor) -> None:
+        """Add one tile's result, a ``(C, h, w)`` tensor."""
+        if tuple(pixels.shape[-2:]) != (tile.h, tile.w):
             raise ValueError(
-                f"tile {tile.index} result is {pixels.shape[1]}x{pixels.shape[0]}, "
+                f"tile {tile.index} result is {pixels.shape[-1]}x{pixels.shape[-2]}, "
                 f"expected {tile.w}x{tile.h}"
             )
-        w = tile_weights(tile)[:, :, None]
-        region = (slice(tile.y, tile.y + tile.h), slice(tile.x, tile.x + tile.w))
-        self._sum[region] += w * pixels
+        w = torch.from_numpy(tile_weights(tile)).to(self._sum.device, self._sum.dtype)[None]
+        region = (slice(None), slice(tile.y, tile.y + tile.h), slice(tile.x, tile.x + tile.w))
+        self._sum[region] += w * pixels.to(self._sum.device, self._sum.dtype)
         self._weight[region] += w
 
-    def coverage(self) -> np.ndarray:
-        """Total weight per pixel (for checks: every pixel must be above zero)."""
-        return self._weight[:, :, 0]
+    def coverage(self) -> torch.Tensor:
+        """Total weight per pixel, ``(H, W)`` (every pixel must be above zero)."""
+        return self._weight[0]
 
-    def result(self) -> np.ndarray:
-        if not np.all(self._weight > 0):
-            missing = int(np.sum(self._weight <= 0))
+    def result(self) -> torch.Tensor:
+        if not bool((self._weight > 0).all()):
+            missing = int((self._weight <= 0).sum())
             raise ValueError(f"{missing} pixels were not covered by any tile")
-        return (self._sum / self._weight).astype(np.float32)
+        return self._sum / self._weight

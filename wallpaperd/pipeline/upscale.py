@@ -145,7 +145,7 @@ def upscale_image(
 def _run_tiles(up, source, width, height, tile, overlap, progress, check_cancel):
     scale = up.scale
     tiles = plan_tiles(width, height, tile, min(overlap, tile // 2))
-    blender = Blender(height * scale, width * scale)
+    blender = Blender(height * scale, width * scale, device=up.device)
     with torch.inference_mode():
         for done, t in enumerate(tiles):
             if check_cancel:
@@ -155,8 +155,8 @@ def _run_tiles(up, source, width, height, tile, overlap, progress, check_cancel)
             patch = source[:, :, y0:y1, x0:x1].to(up.device, up.dtype)
             result = up.model(patch).float().clamp_(0, 1)[0]
             oy, ox = (t.y - y0) * scale, (t.x - x0) * scale
-            result = result[:, oy:oy + t.h * scale, ox:ox + t.w * scale]
-            blender.add(t.scaled(scale), result.permute(1, 2, 0).cpu().numpy())
+            blender.add(t.scaled(scale), result[:, oy:oy + t.h * scale, ox:ox + t.w * scale])
             if progress:
                 progress(done + 1, len(tiles))
-    return np.clip(blender.result(), 0.0, 1.0), len(tiles)
+        merged = blender.result().clamp_(0, 1).permute(1, 2, 0).cpu().numpy()
+    return merged, len(tiles)

@@ -49,7 +49,7 @@ def test_final_png_sidecar_and_stages(tmp_path, capsys):
     assert embedded["seed"] == 5 and "seconds" not in embedded["stages"]["enhance"]
 
     meta = json.loads(out.with_suffix(".json").read_text())
-    assert meta["prompt"] == "a red lighthouse" and meta["seed"] == 5
+    assert meta["prompt"] == "a red lighthouse" and meta["seed"] == 5 and meta["prompt_chunks"] == 1
     assert meta["negative_prompt"] == load_config().generate.negative_prompt != ""
     assert list(meta["stages"]) == ["generate", "upscale", "enhance", "downsample"]
     for stage in meta["stages"].values():
@@ -91,9 +91,11 @@ def test_start_from_a_picture(tmp_path):
     photo = tmp_path / "photo.png"
     Image.fromarray(data.astronaut()).save(photo)  # 512x512, square
     out = tmp_path / "w.png"
+    long_prompt = "an astronaut portrait, oil painting, dramatic light, " * 6  # past the window
     assert run("--config", str(config_file(tmp_path)), "--image", str(photo), "--seed", "1",
-               "--out", str(out), "--no-set") == 0
+               "--out", str(out), "--no-set", "--prompt", long_prompt) == 0
     meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["prompt"] == long_prompt and meta["prompt_chunks"] == 2
     assert Image.open(out).size == (320, 180)
     assert meta["input_image"] == str(photo)
     assert meta["stages"]["generate"]["input_size"] == [512, 512]

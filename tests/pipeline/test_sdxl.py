@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from wallpaperd.config.schema import GenerateConfig, MemoryConfig, ModelConfig
-from wallpaperd.errors import InputError, ModelError
-from wallpaperd.pipeline.sdxl import check_prompt_length, classify_source, load_sdxl, preflight
+from wallpaperd.errors import ModelError
+from wallpaperd.pipeline.sdxl import classify_source, encode_prompts, load_sdxl, preflight
 from wallpaperd.pipeline.tiny import build_tiny_sdxl
 
 from ..conftest import HF_HOME
@@ -116,9 +116,28 @@ def test_hub_id_in_the_cache_loads_offline(tmp_path):
     assert models.kind == "hub"
 
 
-def test_prompts_longer_than_the_encoders_read_are_an_error_not_a_truncation():
-    pipe = build_tiny_sdxl()
-    check_prompt_length(pipe, "a lighthouse " * 10, "prompt")
-    with pytest.raises(InputError, match=r"the prompt is \d+ tokens long.*silently ignored") as err:
-        check_prompt_length(pipe, "a lighthouse on a cliff " * 20, "prompt")
-    assert "shorten the prompt" in err.value.fix
+def test_long_prompts_are_encoded_whole_not_truncated():
+    """Past the encoders' window the prompt is encoded in chunks; its tail still counts."""
+    models = load("tiny")
+    window = models.txt2img.tokenizer.model_max_length
+    short = encode_prompts(models, "a lighthouse on a cliff", "blurry")
+    reference = models.txt2img.encode_prompt("a lighthouse on a cliff", device=CPU,
+                                             do_classifier_free_guidance=True,
+                                             negative_prompt="blurry")
+    assert torch.equal(short["prompt_embeds"], reference[0])  # same as diffusers when short
+    assert torch.equal(short["pooled_prompt_embeds"], reference[2])
+
+    head = "a lighthouse on a cliff above a stormy sea, " * 8  # past the window
+    a = encode_prompts(models, head + "at night", "blurry")
+    b = encode_prompts(models, head + "at noon", "blurry")
+    assert a["prompt_embeds"].shape[1] == 2 * window
+    assert a["negative_prompt_embeds"].shape == a["prompt_embeds"].shape
+    assert not torch.equal(a["prompt_embeds"], b["prompt_embeds"]), "the words past the window count"
+
+
+def test_weighted_prompt_syntax_changes_the_conditioning():
+    models = load("tiny")
+    plain = encode_prompts(models, "a misty forest", "")
+    weighted = encode_prompts(models, "a (misty)1.5 forest", "")
+    assert plain["prompt_embeds"].shape == weighted["prompt_embeds"].shape
+    assert not torch.equal(plain["prompt_embeds"], weighted["prompt_embeds"])

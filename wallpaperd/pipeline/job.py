@@ -101,7 +101,7 @@ class Pipeline:
         negative = request.negative_prompt if request.negative_prompt is not None else g.negative_prompt
         if not prompt.strip():
             raise InputError("the prompt is empty", fix="give a prompt (--prompt) or set generate.prompt")
-        embeds = encode_prompts(self.sdxl, prompt, negative, max(guidance, enhance_guidance))
+        embeds = encode_prompts(self.sdxl, prompt, negative)
         stages: dict[str, dict[str, Any]] = {}
         kept: dict[str, np.ndarray] = {}
         base_size = (g.width, g.height)
@@ -149,6 +149,9 @@ class Pipeline:
             "wallpaperd": __version__,
             "prompt": prompt,
             "negative_prompt": negative,
+            # CLIP windows of 77 tokens the prompt needed (more than 1: encoded in chunks)
+            "prompt_chunks": int(embeds["prompt_embeds"].shape[1])
+            // self.sdxl.txt2img.tokenizer.model_max_length,
             "seed": seed,
             "input_image": str(request.image) if request.image else None,
             "model": self.sdxl.describe(),

@@ -30,6 +30,8 @@ from typing import Any
 
 import structlog
 import torch
+from pyparsing import ParseException
+from compel import CompelForSDXL
 from diffusers import (
     AutoencoderKL,
     DDIMScheduler,
@@ -77,6 +79,11 @@ class SdxlModels:
     scheduler: str
     sha256: str | None = None
     notes: list[str] = field(default_factory=list)
+    compel: CompelForSDXL | None = None
+
+    def __post_init__(self) -> None:
+        if self.compel is None:
+            self.compel = CompelForSDXL(self.txt2img, device=str(self.device))
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -184,20 +191,6 @@ def load_sdxl(model: ModelConfig, generate: GenerateConfig, memory: MemoryConfig
     img2img.set_progress_bar_config(disable=True)
     sha = file_sha256(Path(model.source).expanduser()) if kind == "single_file" else None
     return SdxlModels(pipe, img2img, model.source, kind, device, dtype, generate.scheduler, sha)
-
-
-def check_prompt_length(pipe: StableDiffusionXLPipeline, text: str, what: str) -> None:
-    """SDXL's CLIP encoders read 77 tokens; longer text would be cut off silently."""
-    for tokenizer in (pipe.tokenizer, pipe.tokenizer_2):
-        count = len(tokenizer(text, truncation=False).input_ids)
-        limit = tokenizer.model_max_length
-        if count > limit:
-            raise InputError(
-                f"the {what} is {count} tokens long; SDXL's text encoders read {limit} "
-                f"(including start and end), so the rest would be silently ignored",
-                fix=f"shorten the {what} (about {int(len(text) * (limit - 2) / max(count - 2, 1))} "
-                "characters fit), most important words first",
-            )
 
 
 def file_sha256(path: Path) -> str:
@@ -321,21 +314,23 @@ def _hf_cache_dir() -> Path:
     return Path(HF_HUB_CACHE)
 
 
-def encode_prompts(models: SdxlModels, prompt: str, negative: str, guidance: float) -> dict[str, Any]:
-    """Text embeddings for the job, computed once and reused by every stage and tile."""
-    check_prompt_length(models.txt2img, prompt, "prompt")
-    check_prompt_length(models.txt2img, negative, "negative prompt")
-    with torch.inference_mode():
-        embeds, negative_embeds, pooled, negative_pooled = models.txt2img.encode_prompt(
-            prompt=prompt,
-            device=models.device,
-            num_images_per_prompt=1,
-            do_classifier_free_guidance=guidance > 1.0,
-            negative_prompt=negative or None,
-        )
+def encode_prompts(models: SdxlModels, prompt: str, negative: str) -> dict[str, Any]:
+    """Text embeddings for the job, computed once and reused by every stage and tile.
+
+    Encoded with Compel: prompts longer than the 77 tokens CLIP reads are split into
+    chunks that are encoded separately and joined (as A1111 and ComfyUI do), so nothing is
+    cut off; Compel's weighting syntax (``word+``, ``word-``, ``(words)1.3``) applies.
+    Without weights the result equals diffusers' own ``encode_prompt``.
+    """
+    try:
+        with torch.inference_mode():
+            result = models.compel(prompt, negative_prompt=negative)
+    except (ValueError, RuntimeError, ParseException) as exc:
+        raise InputError(f"the prompt could not be encoded: {exc}",
+                         fix="check brackets and weights, e.g. (misty forest)1.2 or forest+") from exc
     return {
-        "prompt_embeds": embeds,
-        "negative_prompt_embeds": negative_embeds,
-        "pooled_prompt_embeds": pooled,
-        "negative_pooled_prompt_embeds": negative_pooled,
+        "prompt_embeds": result.embeds,
+        "negative_prompt_embeds": result.negative_embeds,
+        "pooled_prompt_embeds": result.pooled_embeds,
+        "negative_pooled_prompt_embeds": result.negative_pooled_embeds,
     }

@@ -26,18 +26,9 @@ def cross_check(cfg: Config) -> list[Problem]:
     problems: list[Problem] = []
     g, u, e, d = cfg.generate, cfg.upscale, cfg.enhance, cfg.downsample
 
-    for key, value in (("generate.width", g.width), ("generate.height", g.height)):
-        if value % LATENT_FACTOR:
-            problems.append(
-                Problem(
-                    key,
-                    value,
-                    f"must be divisible by {LATENT_FACTOR} (SDXL's latent grid)",
-                    f"use {round_to(value, LATENT_FACTOR)}",
-                )
-            )
-
-    for key, value in (("enhance.tile", e.tile), ("enhance.overlap", e.overlap)):
+    sizes = (("generate.width", g.width), ("generate.height", g.height),
+             ("enhance.tile", e.tile), ("enhance.overlap", e.overlap))
+    for key, value in sizes:
         if value % LATENT_FACTOR:
             problems.append(
                 Problem(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 Dtype = Literal["float16", "bfloat16", "float32"]
 
@@ -68,6 +68,15 @@ def _check_range(value, low_bound: float, high_bound: float):
     return value
 
 
+def _between(low: float, high: float) -> AfterValidator:
+    return AfterValidator(lambda v: _check_range(v, low, high))
+
+
+Steps = Annotated[IntOrRange, _between(1, 500)]
+Guidance = Annotated[FloatOrRange, _between(0.0, 30.0)]
+Strength = Annotated[FloatOrRange, _between(0.01, 1.0)]
+
+
 class ModelConfig(_Strict):
     source: str = "stabilityai/stable-diffusion-xl-base-1.0"
     config_source: str = "stabilityai/stable-diffusion-xl-base-1.0"
@@ -97,20 +106,10 @@ class GenerateConfig(_Strict):
     height: PositiveInt = 1024
     scheduler: SchedulerName = "DPMSolverMultistepScheduler"
     dtype: Dtype = "float16"
-    steps: IntOrRange = 50
-    guidance_scale: FloatOrRange = 7.5
+    steps: Steps = 50
+    guidance_scale: Guidance = 7.5
     prompt: str = "a breathtaking landscape at golden hour, highly detailed"
     negative_prompt: str = ""
-
-    @field_validator("steps")
-    @classmethod
-    def _steps(cls, v):
-        return _check_range(v, 1, 500)
-
-    @field_validator("guidance_scale")
-    @classmethod
-    def _cfg(cls, v):
-        return _check_range(v, 0.0, 30.0)
 
 
 class UpscaleConfig(_Strict):
@@ -125,19 +124,9 @@ class EnhanceConfig(_Strict):
     method: Literal["pixel"] = "pixel"
     tile: PositiveInt = 1024
     overlap: Annotated[int, Field(ge=0)] = 256
-    strength: FloatOrRange = 0.35
+    strength: Strength = 0.35
     steps: PositiveInt = 30
-    guidance_scale: FloatOrRange = 7.5
-
-    @field_validator("strength")
-    @classmethod
-    def _strength(cls, v):
-        return _check_range(v, 0.01, 1.0)
-
-    @field_validator("guidance_scale")
-    @classmethod
-    def _cfg(cls, v):
-        return _check_range(v, 0.0, 30.0)
+    guidance_scale: Guidance = 7.5
 
 
 class DownsampleConfig(_Strict):

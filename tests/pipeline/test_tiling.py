@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from wallpaperd.pipeline.tiling import Blender, axis_starts, plan_tiles, tile_weights
+from wallpaperd.pipeline.tiling import Blender, axis_starts, fitted_tile, plan_tiles, tile_weights
 
 
 def test_seed_geometry_is_a_10_by_5_grid_of_50_tiles():
@@ -98,3 +98,18 @@ def test_wrong_tile_result_size_is_an_error():
     t = plan_tiles(480, 256, 128, 32)[0]
     with pytest.raises(ValueError, match="expected 128x128"):
         blender.add(t, torch.zeros((3, 64, 64)))
+
+
+def test_fitted_tiles_keep_the_count_and_cut_the_waste():
+    # The upscaler at the seed's size with 704 px tiles: 3x2 tiles either way, but
+    # fitted tiles overlap by ~32 px instead of up to 384 px.
+    fixed = plan_tiles(1920, 1024, 704, 32)
+    fitted = plan_tiles(1920, 1024, 704, 32, fit=True)
+    assert len(fixed) == len(fitted) == 6
+    assert (fitted[0].w, fitted[0].h) == (662, 528)
+    assert sum(t.w * t.h for t in fitted) < 0.75 * sum(t.w * t.h for t in fixed)
+    for length, tile, overlap in [(1920, 704, 32), (1024, 704, 32), (97, 32, 5), (64, 128, 16)]:
+        side = fitted_tile(length, tile, overlap)
+        starts = axis_starts(length, side, min(overlap, side - 1))
+        assert side <= tile and starts[-1] + side == length
+        assert min((a + side - b for a, b in zip(starts, starts[1:])), default=overlap) >= overlap

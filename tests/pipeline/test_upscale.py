@@ -78,12 +78,13 @@ def test_real_photo_right_size_and_clearly_sharper_than_bicubic(upscaler):
 
 
 def test_tiled_equals_untiled_within_a_tight_tolerance(upscaler):
-    small = shrink(ground_truth())  # 64x48
+    small = shrink(data.astronaut().astype(np.float32) / 255.0)  # 128x128
     whole, _ = upscale_image(upscaler, small, tile=512, overlap=16)
-    tiled, info = upscale_image(upscaler, small, tile=32, overlap=8)
-    assert info["tiles"] == 6
+    tiled, info = upscale_image(upscaler, small, tile=64, overlap=16)
+    assert info["tiles"] == 9
     diff = np.abs(whole - tiled)
-    assert diff.mean() < 2e-3 and diff.max() < 0.06, (diff.mean(), diff.max())
+    # Seen: mean 0.0005, 99.9th percentile 0.009, max 0.03 (of a 0-1 range).
+    assert diff.mean() < 1e-3 and np.percentile(diff, 99.9) < 0.015 and diff.max() < 0.05
 
 
 def test_other_esrgan_family_file_from_config(tmp_path, upscaler):

@@ -57,9 +57,31 @@ def axis_starts(length: int, tile: int, overlap: int, align: int = 1) -> list[in
     return sorted(set(starts))
 
 
-def plan_tiles(width: int, height: int, tile: int, overlap: int, align: int = 1) -> list[Tile]:
-    """Cover a ``width x height`` picture with overlapping tiles (row-major order)."""
+def fitted_tile(length: int, tile: int, overlap: int, align: int = 1) -> int:
+    """The smallest tile side that covers ``length`` with as many tiles as ``tile`` needs.
+
+    With a fixed side, the last tile is pushed back to the border and can overlap its
+    neighbour by far more than asked (1024 px covered by 704 px tiles share 384 px).
+    Shrinking the side to what the count needs keeps the overlap near ``overlap`` and
+    spares that work; the upscaler uses it, SDXL enhancement keeps its native size.
+    """
+    if length <= tile:
+        return length
+    count = math.ceil((length - overlap) / (tile - overlap))
+    side = math.ceil((length + (count - 1) * overlap) / count)
+    side += -side % align
+    return min(side, tile)
+
+
+def plan_tiles(width: int, height: int, tile: int, overlap: int, align: int = 1,
+               fit: bool = False) -> list[Tile]:
+    """Cover a ``width x height`` picture with overlapping tiles (row-major order).
+
+    ``fit`` shrinks the tile sides to what the tile count needs (see ``fitted_tile``).
+    """
     tw, th = min(tile, width), min(tile, height)
+    if fit:
+        tw, th = fitted_tile(width, tile, overlap, align), fitted_tile(height, tile, overlap, align)
     xs = axis_starts(width, tw, min(overlap, tw - 1), align)
     ys = axis_starts(height, th, min(overlap, th - 1), align)
     tiles = []

@@ -28,7 +28,7 @@ from .tiling import Blender, plan_tiles
 
 log = structlog.get_logger(__name__)
 
-CONTEXT = 16
+CONTEXT = 32
 MIN_TILE = 64
 #: Rough activation memory of RRDBNet per input pixel (float32), used for ``tile: auto``.
 BYTES_PER_INPUT_PIXEL = 24 * 1024
@@ -144,7 +144,7 @@ def upscale_image(
 
 def _run_tiles(up, source, width, height, tile, overlap, progress, check_cancel):
     scale = up.scale
-    tiles = plan_tiles(width, height, tile, min(overlap, tile // 2))
+    tiles = plan_tiles(width, height, tile, min(overlap, tile // 2), fit=True)
     blender = Blender(height * scale, width * scale, device=up.device)
     with torch.inference_mode():
         for done, t in enumerate(tiles):

@@ -55,7 +55,12 @@ def generate(args: argparse.Namespace, cancel: threading.Event) -> int:
 
     # 3. Save, then (later) set as wallpaper.
     out = args.out or unique_path(output_dir(cfg.output.dir), result.metadata["seed"])
-    paths = save_result(result, out, cfg.output.metadata, save_stages)
+    try:
+        paths = save_result(result, out, cfg.output.metadata, save_stages)
+    except BaseException:
+        if args.out is None and out.exists() and out.stat().st_size == 0:
+            out.unlink()  # the reserved name, never filled
+        raise
     for name, path in paths.items():
         if name != "final":
             print(f"wallpaperd: {name}: {path}", file=sys.stderr)

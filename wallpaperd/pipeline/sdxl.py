@@ -142,7 +142,7 @@ def missing_weights_help() -> str:
     return (
         "provide SDXL weights in one of these ways: "
         f"(1) model.source: {SDXL_BASE} and run `huggingface-cli download {SDXL_BASE}` once "
-        "(about 7 GB in the HF cache); "
+        "(several GB in the HF cache); "
         "(2) model.source: /path/to/sd_xl_base_1.0.safetensors (or a fine-tune's single file) plus "
         f"the small config files: `huggingface-cli download {SDXL_BASE} --include '*.json' '*.txt'`; "
         "(3) model.source: /path/to/diffusers-folder; or model.source: tiny to try the pipeline "
@@ -214,7 +214,7 @@ def _load_real(model: ModelConfig, kind: str, dtype: torch.dtype) -> StableDiffu
         if _in_hf_cache(model.source):
             return StableDiffusionXLPipeline.from_pretrained(
                 model.source, dtype=dtype, use_safetensors=True, local_files_only=True)
-        log.warning("downloading SDXL weights into the Hugging Face cache (once, about 7 GB)",
+        log.warning("downloading SDXL weights into the Hugging Face cache (once, several GB)",
                     repo=model.source, cache=str(_hf_cache_dir()))
         try:
             return StableDiffusionXLPipeline.from_pretrained(

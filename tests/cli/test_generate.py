@@ -218,3 +218,13 @@ def test_console_scripts_are_installed():
     assert ctl.returncode == 2 and "daemon is not implemented yet" in ctl.stderr
     serve = subprocess.run([bindir / "wallpaperd", "serve"], capture_output=True, text=True)
     assert serve.returncode == 2 and "not implemented yet" in serve.stderr
+
+
+def test_unwritable_output_is_reported(tmp_path, capsys):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    out = locked / "sub" / "w.png"
+    (locked / "sub").write_text("a file where a folder should be")
+    rc = run("--config", str(config_file(tmp_path)), "--out", str(out), "--no-set")
+    assert rc == 1
+    assert f"could not write {out}" in capsys.readouterr().err

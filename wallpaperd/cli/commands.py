@@ -57,9 +57,12 @@ def generate(args: argparse.Namespace, cancel: threading.Event) -> int:
     out = args.out or unique_path(output_dir(cfg.output.dir), result.metadata["seed"])
     try:
         paths = save_result(result, out, cfg.output.metadata, save_stages)
-    except BaseException:
+    except BaseException as exc:
         if args.out is None and out.exists() and out.stat().st_size == 0:
             out.unlink()  # the reserved name, never filled
+        if isinstance(exc, OSError):
+            raise InputError(f"could not write {out}: {exc.strerror or exc}",
+                             fix="check free space and permissions of that folder") from exc
         raise
     for name, path in paths.items():
         if name != "final":
@@ -94,7 +97,11 @@ def upscale(args: argparse.Namespace, cancel: threading.Event) -> int:
     height, width = image.shape[:2]
     validate_image("upscale", result, (width * upscaler.scale, height * upscaler.scale),
                    cfg.validation)
-    write_png(args.output, result)
+    try:
+        write_png(args.output, result)
+    except OSError as exc:
+        raise InputError(f"could not write {args.output}: {exc.strerror or exc}",
+                         fix="check free space and permissions of that folder") from exc
     print(args.output)
     return 0
 

@@ -1,0 +1,1 @@
+"""The daemon: job queue, schedule, inbox watcher, GPU worker and D-Bus service."""

@@ -136,3 +136,28 @@ def test_ranges_are_accepted():
     cfg = config_from_mapping(small_mapping(generate__steps=[4, 8], enhance__strength=[0.25, 0.45]))
     assert cfg.generate.steps == (4, 8)
     assert cfg.enhance.strength == (0.25, 0.45)
+
+
+@pytest.mark.parametrize(
+    "overrides, key, phrase",
+    [
+        ({"schedule__daily": "7am"}, "schedule.daily", "HH:MM"),
+        ({"schedule__daily": "24:00"}, "schedule.daily", "HH:MM"),
+        ({"schedule__interval": "6 hours"}, "schedule.interval", "'6h'"),
+        ({"schedule__interval": "30s"}, "schedule.interval", "at least one minute"),
+        ({"inbox__max_text_bytes": 0}, "inbox.max_text_bytes", "greater than 0"),
+    ],
+)
+def test_daemon_sections(overrides, key, phrase):
+    with pytest.raises(ConfigError) as err:
+        config_from_mapping(small_mapping(**overrides), default_origin="test.yaml")
+    assert f"test.yaml: {key} = " in str(err.value) and phrase in str(err.value)
+
+
+def test_schedule_values_parse():
+    from datetime import time, timedelta
+
+    from wallpaperd.config.schema import parse_clock, parse_duration
+
+    assert parse_clock("07:30") == time(7, 30) and parse_clock("7:05") == time(7, 5)
+    assert parse_duration("6h") == timedelta(hours=6) and parse_duration("1d") == timedelta(days=1)

@@ -169,6 +169,36 @@ class PathsConfig(_Strict):
     cache: str | None = None
 
 
+class ScheduleConfig(_Strict):
+    daily: str | None = "07:00"
+    interval: str | None = None
+
+    @field_validator("daily")
+    @classmethod
+    def _clock(cls, v):
+        if v is not None:
+            parse_clock(v)
+        return v
+
+    @field_validator("interval")
+    @classmethod
+    def _duration(cls, v):
+        if v is not None:
+            parse_duration(v)
+        return v
+
+
+class InboxConfig(_Strict):
+    enabled: bool = True
+    debounce_seconds: Annotated[float, Field(ge=0, le=60)] = 1.0
+    max_text_bytes: Annotated[int, Field(gt=0)] = 65536
+    max_image_pixels: Annotated[int, Field(gt=0)] = 50_000_000
+
+
+class NotifyConfig(_Strict):
+    enabled: bool = True
+
+
 class Config(_Strict):
     model: ModelConfig = ModelConfig()
     generate: GenerateConfig = GenerateConfig()
@@ -179,3 +209,32 @@ class Config(_Strict):
     validation: ValidationConfig = ValidationConfig()
     output: OutputConfig = OutputConfig()
     paths: PathsConfig = PathsConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    inbox: InboxConfig = InboxConfig()
+    notify: NotifyConfig = NotifyConfig()
+
+
+def parse_clock(text: str):
+    """'07:00' → datetime.time; ValueError with the expected form otherwise."""
+    import re
+    from datetime import time
+
+    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", text.strip())
+    if not match:
+        raise ValueError("must be a local time written HH:MM, e.g. '07:00'")
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+def parse_duration(text: str):
+    """'6h', '90m', '1d', '45s' → datetime.timedelta (at least one minute)."""
+    import re
+    from datetime import timedelta
+
+    match = re.fullmatch(r"(\d+)\s*([smhd])", text.strip())
+    if not match:
+        raise ValueError("must be a duration such as '6h', '90m' or '1d'")
+    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
+    value = timedelta(**{unit: int(match.group(1))})
+    if value < timedelta(minutes=1):
+        raise ValueError("must be at least one minute")
+    return value

@@ -9,7 +9,8 @@
     ├── StageError               a pipeline stage failed or produced an invalid picture
     │   └── ValidationError      the stage ran but its output failed validation
     ├── CancelledError           the job was asked to stop
-    └── DesktopError             setting the wallpaper failed
+    ├── DesktopError             setting the wallpaper failed
+    └── RequestError             a client's call to the daemon is invalid (D-Bus error name)
 
 Low-level errors (torch, diffusers, PIL, OS) are translated into these once, at the
 boundary where we know what the user was trying to do, with the original kept as
@@ -93,3 +94,11 @@ class CancelledError(WallpaperdError):
 
 class DesktopError(WallpaperdError):
     """The wallpaper could not be set on the desktop."""
+
+
+class RequestError(WallpaperdError):
+    """A call to the daemon is invalid; ``name`` is its ``org.wallpaperd.Error.*`` name."""
+
+    def __init__(self, name: str, message: str, *, fix: str | None = None) -> None:
+        super().__init__(message, fix=fix)
+        self.name = name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -210,14 +211,14 @@ def test_upscale_command_alone(tmp_path):
     assert Image.open(out).size == (384, 256)
 
 
-def test_console_scripts_are_installed():
+def test_console_scripts_are_installed(tmp_path):
     bindir = Path(sys.executable).parent
     version = subprocess.run([bindir / "wallpaperd", "--version"], capture_output=True, text=True)
     assert version.returncode == 0 and version.stdout.startswith("wallpaperd ")
-    ctl = subprocess.run([bindir / "wallpaperctl", "status"], capture_output=True, text=True)
-    assert ctl.returncode == 2 and "daemon is not implemented yet" in ctl.stderr
-    serve = subprocess.run([bindir / "wallpaperd", "serve"], capture_output=True, text=True)
-    assert serve.returncode == 2 and "not implemented yet" in serve.stderr
+    env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=f"unix:path={tmp_path}/no-bus")
+    ctl = subprocess.run([bindir / "wallpaperctl", "status"], capture_output=True, text=True, env=env)
+    assert ctl.returncode == 3 and "cannot reach the session bus" in ctl.stderr
+    assert "Traceback" not in ctl.stderr
 
 
 def test_unwritable_output_is_reported(tmp_path, capsys):

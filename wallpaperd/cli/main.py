@@ -74,9 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     cancel = threading.Event()
     try:
         if args.command == "serve":
-            print("wallpaperd serve: the daemon is not implemented yet; use `wallpaperd generate` "
-                  "to make a wallpaper now.", file=sys.stderr)
-            return EXIT_USAGE
+            import asyncio
+
+            from ..daemon.serve import serve
+
+            return asyncio.run(serve(args.config))
         from . import commands
 
         if args.command == "generate":

@@ -81,8 +81,11 @@ class Pipeline:
         progress: ProgressFn | None = None,
         cancel: threading.Event | None = None,
         keep_stages: bool = False,
+        cfg: Config | None = None,
     ) -> JobResult:
-        cfg = self.cfg
+        """Run one job. ``cfg`` may differ from the loaded one in job settings only
+        (steps, strength, sizes...); model settings are those the models were loaded with."""
+        cfg = cfg or self.cfg
         g, u, e, d = cfg.generate, cfg.upscale, cfg.enhance, cfg.downsample
 
         def check() -> None:
@@ -103,6 +106,11 @@ class Pipeline:
             raise InputError("the prompt is empty", fix="give a prompt (--prompt) or set generate.prompt")
         embeds = encode_prompts(self.sdxl, prompt, negative)
         stages: dict[str, dict[str, Any]] = {}
+
+        def stage(name: str, params: dict, size: tuple[int, int], work) -> np.ndarray:
+            return self._stage(stages, name, params, size, work, cfg.validation,
+                               cfg.memory.clear_cache_after_stage)
+
         kept: dict[str, np.ndarray] = {}
         base_size = (g.width, g.height)
         up_size = (g.width * u.scale, g.height * u.scale)
@@ -111,11 +119,11 @@ class Pipeline:
         if request.image is None:
             params = {"width": g.width, "height": g.height, "steps": steps, "guidance_scale": guidance,
                       "scheduler": g.scheduler, "dtype": dev.dtype_name(self.sdxl.dtype)}
-            image = self._stage(stages, "generate", params, base_size, lambda: (generate_base(
+            image = stage("generate", params, base_size, lambda: (generate_base(
                 self.sdxl, embeds, g.width, g.height, steps, guidance, seed,
                 report("generate"), check), {}))
         else:
-            image = self._stage(stages, "generate", {"input": str(request.image)}, base_size,
+            image = stage("generate", {"input": str(request.image)}, base_size,
                                 lambda: load_input_image(request.image, g.width, g.height))
         if keep_stages:
             kept["base"] = image
@@ -125,7 +133,7 @@ class Pipeline:
         tile = auto_tile(budget) if u.tile == "auto" else u.tile
         params = {"model": self.upscaler.name, "scale": u.scale, "tile": tile,
                   "tile_overlap": u.tile_overlap, "precision": dev.dtype_name(self.upscaler.dtype)}
-        image = self._stage(stages, "upscale", params, up_size, lambda: upscale_image(
+        image = stage("upscale", params, up_size, lambda: upscale_image(
             self.upscaler, image, tile, u.tile_overlap, report("upscale"), check))
         if keep_stages:
             kept["upscaled"] = image
@@ -133,7 +141,7 @@ class Pipeline:
         # 3. Enhance at the upscaled size.
         params = {"method": e.method, "tile": e.tile, "overlap": e.overlap, "strength": strength,
                   "steps": e.steps, "guidance_scale": enhance_guidance}
-        image = self._stage(stages, "enhance", params, up_size, lambda: enhance_pixel(
+        image = stage("enhance", params, up_size, lambda: enhance_pixel(
             self.sdxl, embeds, image, e.tile, e.overlap, strength, e.steps, enhance_guidance,
             seed, report("enhance"), check))
         if keep_stages:
@@ -142,7 +150,7 @@ class Pipeline:
         # 4. Downsample to the screen.
         params = {"width": d.width, "height": d.height, "method": d.method, "gravity": d.gravity,
                   "linear_light": d.linear_light}
-        final = self._stage(stages, "downsample", params, (d.width, d.height), lambda: downsample(
+        final = stage("downsample", params, (d.width, d.height), lambda: downsample(
             image, d.width, d.height, d.gravity, d.linear_light))
 
         metadata = {
@@ -164,7 +172,7 @@ class Pipeline:
         return JobResult(final, metadata, kept)
 
     def _stage(self, record: dict, name: str, params: dict, size: tuple[int, int],
-               work: Callable[[], tuple[np.ndarray, dict]]) -> np.ndarray:
+               work: Callable[[], tuple[np.ndarray, dict]], limits, clear_cache: bool) -> np.ndarray:
         """Run one stage: time it, measure peak VRAM, validate, record; wrap failures."""
         dev.reset_peak(self.device)
         started = time.perf_counter()
@@ -181,11 +189,11 @@ class Pipeline:
         seconds = round(time.perf_counter() - started, 3)
         diagnostics = {"parameters": params, **info, "seconds": seconds,
                        "peak_vram_gib": dev.peak_vram_gib(self.device)}
-        measures = validate_image(name, image, size, self.cfg.validation, diagnostics)
+        measures = validate_image(name, image, size, limits, diagnostics)
         record[name] = {**params, **info, "seconds": seconds, "measures": measures,
                         "peak_vram_gib": diagnostics["peak_vram_gib"]}
         log.info("stage done", stage=name, seconds=seconds, **{k: round(v, 3) for k, v in measures.items()})
-        if self.cfg.memory.clear_cache_after_stage:
+        if clear_cache:
             dev.release_cache(self.device)
         return image
 

@@ -17,7 +17,10 @@ else
 TORCH := torch==2.14.1 torchvision==0.29.1
 endif
 
-.PHONY: install-deps test run demo clean
+# Debian packages the tests use: a real session bus (dbus-daemon).
+DEBIAN_TEST_PACKAGES := dbus-daemon
+
+.PHONY: install-deps system-deps test run demo clean
 
 install-deps: $(STAMP)
 
@@ -30,7 +33,14 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-test: $(STAMP)
+system-deps:
+	@missing=""; for p in $(DEBIAN_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else echo "make test needs the Debian packages:$$missing (sudo apt-get install$$missing)"; exit 1; fi; \
+	fi
+
+test: $(STAMP) system-deps
 	$(BIN)/python -m pytest
 
 run: $(STAMP)

@@ -1,0 +1,223 @@
+"""The daemon end to end: a real session bus, real SQLite, the tiny model, real signals."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+
+import pytest
+from dbus_fast import Message, MessageType, Variant
+from dbus_fast.aio import MessageBus
+from PIL import Image
+
+from wallpaperd import protocol
+from wallpaperd.daemon.queue import JobQueue
+
+from .conftest import wait_for
+
+pytestmark = pytest.mark.slow
+
+
+def finished(daemon, count: int = 1) -> list[dict]:
+    return wait_for(lambda: [j for j in daemon.history() if j["state"] != "queued"][:count]
+                    if len(daemon.history()) >= count else None, timeout=120, what="finished jobs")
+
+
+def test_inbox_file_becomes_a_wallpaper_in_history(make_daemon):
+    daemon = make_daemon().start()
+    (daemon.inbox / "morning.txt").write_text("a lighthouse at dawn")
+    (daemon.inbox / "evil.yaml").write_text("prompt: x\noverrides:\n  model:\n    source: /tmp\n")
+    (job,) = finished(daemon)
+    assert job["state"] == "done" and job["origin"] == "inbox" and job["prompt"] == "a lighthouse at dawn"
+    assert Image.open(job["output"]).size == (320, 180)
+    assert os.path.exists(job["output"].removesuffix(".png") + ".json")
+    assert [p.name for p in (daemon.inbox / "accepted").iterdir()] == [f"{job['id']}--morning.txt"]
+    error = (daemon.inbox / "rejected" / "evil.yaml.error.txt").read_text()
+    assert "override 'model' is not allowed" in error
+
+
+def test_now_wait_exit_codes(make_daemon, tmp_path):
+    daemon = make_daemon().start()
+    ok = daemon.ctl("now", "--prompt", "a red barn", "--seed", "3", "--wait")
+    assert ok.returncode == 0, ok.stderr
+    assert Image.open(ok.stdout.strip()).size == (320, 180)
+    assert "enhance" in ok.stderr  # progress per stage came from the signals
+
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\nnot a picture")
+    bad = daemon.ctl("now", "--image", str(broken), "--wait", "--json")
+    assert bad.returncode == 1
+    result = json.loads(bad.stdout or bad.stderr)
+    assert result["state"] == "failed" and "could not be read as a picture" in result["error"]
+    history = daemon.history()
+    assert [j["state"] for j in history] == ["failed", "done"]
+    assert daemon.status()["last_result"]["state"] == "failed"
+
+
+def test_status_answers_while_a_job_is_denoising(make_daemon, session_bus):
+    daemon = make_daemon(generate__steps=300).start()
+
+    async def probe():
+        bus = await MessageBus(bus_address=session_bus).connect()
+        try:
+            await call(bus, "Now", "a{sv}", [{"prompt": Variant("s", "slow")}])
+            seen = []
+            for _ in range(2000):
+                status = (await call(bus, "Status"))[0]
+                if status["state"].value == "running" and status.get("stage", Variant("s", "")).value == "generate":
+                    seen.append(status["progress"].value)
+                if len(seen) >= 3 or status["state"].value == "idle" and seen:
+                    break
+                await asyncio.sleep(0.01)
+            return seen
+        finally:
+            bus.disconnect()
+
+    seen = asyncio.run(probe())
+    assert len(seen) >= 3, seen
+    assert all(0 < p < 1 for p in seen) and seen == sorted(seen)
+
+
+def test_bad_calls_get_named_errors_and_the_daemon_goes_on(make_daemon, session_bus, tmp_path):
+    make_daemon().start()
+
+    async def calls():
+        bus = await MessageBus(bus_address=session_bus).connect()
+        try:
+            cases = [
+                ("Now", "a{sv}", [{"bogus": Variant("s", "x")}]),
+                ("Now", "a{sv}", [{"seed": Variant("s", "12")}]),
+                ("Now", "a{sv}", [{"prompt": Variant("s", "  ")}]),
+                ("Now", "a{sv}", [{"image": Variant("s", "relative.png")}]),
+                ("Now", "a{sv}", [{"image": Variant("s", str(tmp_path / "missing.png"))}]),
+                ("Now", "a{sv}", [{"theme": Variant("s", "autumn")}]),
+                ("Cancel", "s", ["no-such-job"]),
+                ("History", "u", [0]),
+                ("SetWallpaper", "s", ["/tmp/x.png"]),
+                ("Now", "s", ["not a dict"]),
+            ]
+            errors = []
+            for member, sig, body in cases:
+                reply = await bus.call(message(member, sig, body))
+                errors.append((reply.error_name, reply.body[0] if reply.body else ""))
+            status = (await call(bus, "Status"))[0]
+            return errors, status
+        finally:
+            bus.disconnect()
+
+    errors, status = asyncio.run(calls())
+    names = [name for name, _ in errors]
+    assert names[:9] == [protocol.ERR_UNKNOWN_OPTION, protocol.ERR_INVALID_ARGS, protocol.ERR_INVALID_ARGS,
+                         protocol.ERR_BAD_PATH, protocol.ERR_BAD_PATH, protocol.ERR_INVALID_ARGS,
+                         protocol.ERR_UNKNOWN_JOB, protocol.ERR_INVALID_ARGS, protocol.ERR_DESKTOP]
+    assert names[9] == "org.freedesktop.DBus.Error.UnknownMethod"  # wrong signature
+    assert "unknown option(s): bogus" in errors[0][1] and "missing.png" in errors[4][1]
+    assert status["state"].value == "idle" and status["queue_length"].value == 0
+
+
+def test_sigkill_mid_job_then_restart_completes_it_exactly_once(make_daemon):
+    daemon = make_daemon(generate__steps=300).start()
+    (daemon.inbox / "survive.txt").write_text("a prompt that must not be lost")
+    wait_for(lambda: daemon.status().get("stage") == "generate", what="the job to be denoising")
+    assert daemon.signal(signal.SIGKILL) == -signal.SIGKILL
+
+    queue = JobQueue(daemon.state / "jobs.db")
+    (job,) = queue.active()
+    assert job.state == "running" and job.attempts == 1  # as the crash left it
+    queue.close()
+
+    daemon.start()
+    (done,) = finished(daemon)
+    assert done["id"] == job.id and done["state"] == "done" and done["attempts"] == 2
+    assert len(daemon.history()) == 1
+    assert [p.name for p in (daemon.inbox / "accepted").iterdir()] == [f"{job.id}--survive.txt"]
+    assert len(list(daemon.pictures.glob("*.png"))) == 1
+
+
+def test_sigterm_hands_the_job_back_and_exits_zero(make_daemon):
+    daemon = make_daemon(generate__steps=300).start()
+    assert daemon.ctl("now", "--prompt", "interrupted").returncode == 0
+    wait_for(lambda: daemon.status().get("stage") == "generate", what="the job to be denoising")
+    assert daemon.signal(signal.SIGTERM) == 0
+    queue = JobQueue(daemon.state / "jobs.db")
+    (job,) = queue.active()
+    assert job.state == "queued" and job.attempts == 0
+    queue.close()
+    assert "stopping: the running job goes back to the queue" in daemon.log.read_text()
+
+    daemon.start()
+    (done,) = finished(daemon)
+    assert done["id"] == job.id and done["state"] == "done" and done["attempts"] == 1
+
+
+def test_pause_persists_and_reload_keeps_a_good_config(make_daemon):
+    daemon = make_daemon().start()
+    assert daemon.ctl("pause").returncode == 0
+    daemon.stop()
+    daemon.start()
+    assert daemon.status()["paused"] is True
+    assert daemon.ctl("now", "--prompt", "waits").returncode == 0
+    assert daemon.status()["queue_length"] == 1  # paused: not started
+
+    good = daemon.config.read_text().replace("strength: 0.35", "strength: 0.3")
+    daemon.config.write_text(good)
+    reloaded = daemon.ctl("reload")
+    assert reloaded.returncode == 0 and "configuration reloaded" in reloaded.stdout
+    daemon.config.write_text(good + "bogus_section: 1\n")
+    refused = daemon.ctl("reload")
+    assert refused.returncode == 1 and "bogus_section" in refused.stderr
+    daemon.config.write_text(good)
+
+    assert daemon.ctl("resume").returncode == 0
+    (done,) = finished(daemon)
+    assert done["state"] == "done"
+
+
+def test_systemd_readiness_comes_after_the_models(make_daemon, tmp_path):
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(60)
+    daemon = make_daemon().start(NOTIFY_SOCKET=path)
+    messages = []
+    while not any("READY=1" in m for m in messages):
+        messages.append(sock.recv(4096).decode())
+    assert messages[0].startswith("STATUS=loading models")
+    assert "READY=1" in messages[-1] and "models loaded" in daemon.log.read_text()
+    daemon.signal(signal.SIGTERM)
+    sock.settimeout(5)
+    assert "STOPPING=1" in "".join(_drain(sock))
+
+
+def test_wallpaperctl_without_a_daemon(make_daemon):
+    daemon = make_daemon()  # never started
+    result = daemon.ctl("status")
+    assert result.returncode == 3
+    assert "wallpaperd is not running" in result.stderr and "systemctl --user start" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def _drain(sock):
+    out = []
+    try:
+        while True:
+            out.append(sock.recv(4096).decode())
+    except (TimeoutError, socket.timeout):
+        return out
+
+
+def message(member: str, signature: str = "", body=None) -> Message:
+    return Message(destination=protocol.BUS_NAME, path=protocol.OBJECT_PATH,
+                   interface=protocol.INTERFACE, member=member, signature=signature, body=body or [])
+
+
+async def call(bus, member, signature="", body=None):
+    reply = await bus.call(message(member, signature, body))
+    assert reply.message_type == MessageType.METHOD_RETURN, reply.body
+    return reply.body
+
+
+

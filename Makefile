@@ -2,6 +2,7 @@
 #   make test   install everything into .venv (first time) and run the whole test suite
 #   make run    make today's wallpaper with your config (~/.config/wallpaperd/wallpaperd.yaml)
 #   make demo   every stage on the tiny model, on the CPU, in about a minute
+#   make install-user  the systemd user service + D-Bus activation (then: systemctl --user enable --now wallpaperd)
 #   make install-deps  only the .venv
 
 PYTHON ?= python3
@@ -20,7 +21,7 @@ endif
 # Debian packages the tests use: a real session bus (dbus-daemon).
 DEBIAN_TEST_PACKAGES := dbus-daemon
 
-.PHONY: install-deps system-deps test run demo clean
+.PHONY: install-deps system-deps test run demo install-user clean
 
 install-deps: $(STAMP)
 
@@ -48,6 +49,9 @@ run: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/wallpaperd generate --config etc/demo.yaml --no-set --seed 1
+
+install-user: $(STAMP)
+	$(BIN)/python -m wallpaperd.daemon.install $(abspath $(BIN))
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -221,3 +221,31 @@ async def call(bus, member, signature="", body=None):
 
 
 
+
+
+def test_desktop_notifications_for_success_and_failure(make_daemon, session_bus, tmp_path):
+    from .fake_notifications import FakeNotificationServer
+
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a picture")
+    daemon = make_daemon()
+    with FakeNotificationServer(session_bus) as server:
+        daemon.start()
+        done = daemon.ctl("now", "--prompt", "notify me", "--wait")
+        assert done.returncode == 0
+        assert daemon.ctl("now", "--image", str(broken), "--wait").returncode == 1
+        wait_for(lambda: len(server.calls) == 2, timeout=10, what="two notifications")
+    ok, failed = server.calls
+    path = done.stdout.strip()
+    assert ok["app"] == "wallpaperd" and ok["summary"] == "New wallpaper" and ok["icon"] == path
+    assert ok["hints"]["image-path"] == "file://" + path
+    assert failed["summary"] == "Wallpaper job failed at generate"
+    assert "could not be read as a picture" in failed["body"]
+
+
+def test_no_notification_server_is_not_fatal(make_daemon):
+    daemon = make_daemon().start()
+    assert daemon.ctl("now", "--prompt", "nobody listens", "--wait").returncode == 0
+    assert daemon.ctl("now", "--prompt", "still fine", "--wait").returncode == 0
+    log = daemon.log.read_text()
+    assert log.count("no desktop notification server on the session bus; notifications off") == 1

@@ -7,6 +7,7 @@ changes come from the ``Events`` the daemon emits.
 
 # No `from __future__ import annotations`: dbus-fast reads the signature strings below.
 
+import asyncio
 from typing import Any
 
 from dbus_fast import DBusError, Variant
@@ -141,10 +142,12 @@ class DaemonInterface(ServiceInterface):
 class SignalEvents:
     """``Events`` for the daemon: D-Bus signals and PropertiesChanged."""
 
-    def __init__(self, interface: DaemonInterface, on_change=None) -> None:
+    def __init__(self, interface: DaemonInterface, on_change=None, notifier=None) -> None:
         self.interface = interface
         self.on_change = on_change
+        self.notifier = notifier
         self._last: dict = {}
+        self._tasks: set = set()
 
     def job_queued(self, job_id: str, origin: str) -> None:
         self.interface.JobQueued(job_id, origin)
@@ -156,9 +159,18 @@ class SignalEvents:
 
     def job_finished(self, job_id: str, path: str) -> None:
         self.interface.JobFinished(job_id, path)
+        if self.notifier:
+            self._spawn(self.notifier.job_finished(job_id, path))
 
     def job_failed(self, job_id: str, stage: str, error: str) -> None:
         self.interface.JobFailed(job_id, stage, error)
+        if self.notifier:
+            self._spawn(self.notifier.job_failed(job_id, stage, error))
+
+    def _spawn(self, coroutine) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)  # keep a reference until it is done
+        task.add_done_callback(self._tasks.discard)
 
     def state_changed(self) -> None:
         daemon = self.interface.daemon

@@ -26,6 +26,7 @@ from ..paths import inbox_dir, state_dir
 from .core import Daemon, local_time
 from .dbus_service import DaemonInterface, SignalEvents
 from .inbox import Inbox
+from .notifications import DesktopNotifier
 from .notify import SystemdNotifier
 from .queue import JobQueue
 from .schedule import is_due
@@ -57,7 +58,8 @@ async def serve(config_path: Path | None) -> int:
 
     loop = asyncio.get_running_loop()
     daemon = Daemon(cfg, config_path, queue, None, loop)  # type: ignore[arg-type]
-    events = SignalEvents(interface, on_change=lambda: notifier.status(_status_line(daemon)))
+    events = SignalEvents(interface, on_change=lambda: notifier.status(_status_line(daemon)),
+                          notifier=DesktopNotifier(bus, lambda: daemon.cfg.notify.enabled))
     daemon.events = events
     interface.daemon = daemon
 

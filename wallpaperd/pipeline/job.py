@@ -178,7 +178,9 @@ class Pipeline:
         started = time.perf_counter()
         try:
             image, info = work()
-        except WallpaperdError:
+        except WallpaperdError as exc:
+            if getattr(exc, "stage", None) is None:
+                exc.stage = name  # where it happened, for job records (StageErrors carry it)
             raise
         except Exception as exc:
             diagnostics = {"parameters": params, "peak_vram_gib": dev.peak_vram_gib(self.device)}

@@ -86,3 +86,4 @@ def test_crash_requeues_then_fails_after_max_attempts(tmp_path):
             assert requeued == [] and failed == [job_id]
     job = JobQueue(db).get(job_id)
     assert job.state == FAILED and f"interrupted {MAX_ATTEMPTS} times" in job.error
+

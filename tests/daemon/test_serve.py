@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import socket
+import time
 
 import pytest
 from dbus_fast import Message, MessageType, Variant
@@ -249,3 +250,25 @@ def test_no_notification_server_is_not_fatal(make_daemon):
     assert daemon.ctl("now", "--prompt", "still fine", "--wait").returncode == 0
     log = daemon.log.read_text()
     assert log.count("no desktop notification server on the session bus; notifications off") == 1
+
+
+def test_missed_rotation_runs_once_after_being_off(make_daemon):
+    """Off for three days with a daily slot: one catch-up rotation at start, not three."""
+    daemon = make_daemon(schedule__daily="07:00")
+    queue = JobQueue(daemon.state / "jobs.db")
+    queue.set_value("last_rotation", time.time() - 3 * 86400)
+    queue.close()
+    daemon.start()
+    (job,) = finished(daemon)
+    assert job["origin"] == "timer" and job["state"] == "done"
+    assert len(daemon.history()) == 1 and daemon.status()["queue_length"] == 0
+    assert "next_rotation" in daemon.status()
+
+
+def test_sighup_reloads_and_keeps_the_old_config_on_error(make_daemon):
+    daemon = make_daemon().start()
+    daemon.config.write_text(daemon.config.read_text() + "nonsense: true\n")
+    daemon.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "configuration NOT reloaded" in daemon.log.read_text(), what="the reload log")
+    assert "nonsense" in daemon.log.read_text()
+    assert daemon.ctl("now", "--prompt", "old config still works", "--wait").returncode == 0

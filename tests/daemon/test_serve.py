@@ -59,7 +59,7 @@ def test_now_wait_exit_codes(make_daemon, tmp_path):
 
 
 def test_status_answers_while_a_job_is_denoising(make_daemon, session_bus):
-    daemon = make_daemon(generate__steps=300).start()
+    make_daemon(generate__steps=300).start()
 
     async def probe():
         bus = await MessageBus(bus_address=session_bus).connect()

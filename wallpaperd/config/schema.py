@@ -15,14 +15,6 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 Dtype = Literal["float16", "bfloat16", "float32"]
 
 #: Schedulers a user may name, mapped to diffusers classes and options in pipeline/sdxl.py.
-SCHEDULERS = (
-    "DPMSolverMultistepScheduler",
-    "DPMSolverMultistepScheduler-Karras",
-    "EulerDiscreteScheduler",
-    "EulerAncestralDiscreteScheduler",
-    "DDIMScheduler",
-    "UniPCMultistepScheduler",
-)
 SchedulerName = Literal[
     "DPMSolverMultistepScheduler",
     "DPMSolverMultistepScheduler-Karras",

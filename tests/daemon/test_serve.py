@@ -272,3 +272,16 @@ def test_sighup_reloads_and_keeps_the_old_config_on_error(make_daemon):
     wait_for(lambda: "configuration NOT reloaded" in daemon.log.read_text(), what="the reload log")
     assert "nonsense" in daemon.log.read_text()
     assert daemon.ctl("now", "--prompt", "old config still works", "--wait").returncode == 0
+
+
+def test_cancel_a_running_job(make_daemon):
+    daemon = make_daemon(generate__steps=300).start()
+    job_id = daemon.ctl("now", "--prompt", "never mind", "--json")
+    job_id = json.loads(job_id.stdout)["job"]
+    wait_for(lambda: daemon.status().get("stage") == "generate", what="the job to be denoising")
+    assert daemon.ctl("cancel", job_id).returncode == 0
+    (job,) = finished(daemon)
+    assert job["id"] == job_id and job["state"] == "cancelled"
+    assert list(daemon.pictures.glob("*.png")) == []
+    again = daemon.ctl("cancel", job_id)
+    assert again.returncode == 1 and "JobFinished" in again.stderr

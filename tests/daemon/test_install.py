@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -42,6 +43,16 @@ def test_make_install_user_writes_both_units(isolated_home):
     entry = activation["D-BUS Service"]
     assert entry["Name"] == protocol.BUS_NAME and entry["SystemdService"] == "wallpaperd.service"
     assert entry["Exec"] == f"{bindir}/wallpaperd serve"
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="needs systemd-analyze")
+def test_systemd_accepts_the_unit(isolated_home):
+    """systemd's own parser: every key known, ExecStart valid (warnings would be printed)."""
+    install(Path(sys.executable).parent)
+    unit = isolated_home / ".config/systemd/user/wallpaperd.service"
+    result = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "Unknown" not in result.stderr and "wallpaperd.service" not in result.stderr, result.stderr
 
 
 def test_install_refuses_a_folder_without_wallpaperd(tmp_path):

@@ -182,12 +182,14 @@ def test_systemd_readiness_comes_after_the_models(make_daemon, tmp_path):
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(path)
     sock.settimeout(60)
-    daemon = make_daemon().start(NOTIFY_SOCKET=path)
+    daemon = make_daemon().start(NOTIFY_SOCKET=path, WATCHDOG_USEC="400000")
     messages = []
     while not any("READY=1" in m for m in messages):
         messages.append(sock.recv(4096).decode())
     assert messages[0].startswith("STATUS=loading models")
     assert "READY=1" in messages[-1] and "models loaded" in daemon.log.read_text()
+    while "WATCHDOG=1" not in messages[-1]:  # pings every 0.2 s (half of WATCHDOG_USEC)
+        messages.append(sock.recv(4096).decode())
     daemon.signal(signal.SIGTERM)
     sock.settimeout(5)
     assert "STOPPING=1" in "".join(_drain(sock))

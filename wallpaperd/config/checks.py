@@ -80,6 +80,10 @@ def cross_check(cfg: Config) -> list[Problem]:
             )
         )
 
+    if cfg.desktop.backend == "command" and not cfg.desktop.command:
+        problems.append(Problem("desktop.command", None, "is required when desktop.backend is "
+                                "'command'", "set e.g. desktop.command: 'feh --bg-fill {path}'"))
+
     crop_w, crop_h = aspect_crop_size(up_w, up_h, d.width, d.height)
     if crop_w < d.width or crop_h < d.height:
         problems.append(

@@ -187,6 +187,25 @@ class InboxConfig(_Strict):
     max_image_pixels: Annotated[int, Field(gt=0)] = 50_000_000
 
 
+DesktopBackendName = Literal["auto", "gnome", "cinnamon", "mate", "kde", "xfce", "portal", "sway",
+                             "hyprland", "command", "none"]
+
+
+class DesktopConfig(_Strict):
+    backend: DesktopBackendName = "auto"
+    mode: Literal["zoom", "fill", "fit", "center", "stretch", "tile"] = "zoom"
+    command: str | None = None
+    lock_screen: bool = False
+    verify: bool = True
+
+    @field_validator("command")
+    @classmethod
+    def _template(cls, v):
+        if v is not None and "{path}" not in v and "{uri}" not in v:
+            raise ValueError("must contain {path} or {uri}, e.g. 'feh --bg-fill {path}'")
+        return v
+
+
 class NotifyConfig(_Strict):
     enabled: bool = True
 
@@ -204,6 +223,7 @@ class Config(_Strict):
     schedule: ScheduleConfig = ScheduleConfig()
     inbox: InboxConfig = InboxConfig()
     notify: NotifyConfig = NotifyConfig()
+    desktop: DesktopConfig = DesktopConfig()
 
 
 def parse_clock(text: str):

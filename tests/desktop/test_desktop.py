@@ -1,0 +1,140 @@
+"""Desktop backends against the real services where Debian has them (dconf, xfconfd)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from wallpaperd.config.schema import DesktopConfig
+from wallpaperd.desktop import set_wallpaper
+from wallpaperd.desktop.commands import command_argv, hyprland_argv, sway_argv
+from wallpaperd.desktop.detect import detect_backend
+from wallpaperd.errors import DesktopError
+
+needs = pytest.mark.skipif(not (shutil.which("gsettings") and shutil.which("xfconf-query")),
+                           reason="needs libglib2.0-bin, dconf-service and xfconf (make test installs them)")
+
+
+@needs
+def test_gnome_sets_light_and_dark_uris_through_real_dconf(desktop_bus, picture):
+    record = set_wallpaper(picture, DesktopConfig(backend="gnome", lock_screen=True), desktop_bus.env)
+    uri = picture.as_uri()
+    get = lambda schema, key: desktop_bus.run("gsettings", "get", schema, key)  # noqa: E731
+    assert get("org.gnome.desktop.background", "picture-uri") == f"'{uri}'"
+    assert get("org.gnome.desktop.background", "picture-uri-dark") == f"'{uri}'"
+    assert get("org.gnome.desktop.background", "picture-options") == "'zoom'"
+    assert get("org.gnome.desktop.screensaver", "picture-uri") == f"'{uri}'"
+    assert record["backend"] == "gnome" and record["method"] == "gsettings"
+    # and dconf (not a memory store) holds it: a fresh reader sees it on disk
+    assert uri in desktop_bus.run("dconf", "read", "/org/gnome/desktop/background/picture-uri")
+
+
+@needs
+def test_gnome_without_a_session_bus_says_how_to_fix_it(picture):
+    with pytest.raises(DesktopError, match="DBUS_SESSION_BUS_ADDRESS is not set") as err:
+        set_wallpaper(picture, DesktopConfig(backend="gnome"), {"PATH": "/usr/bin:/bin"})
+    assert "import-environment" in err.value.fix
+
+
+@needs
+def test_mate_schema_missing_is_named(desktop_bus, picture):
+    if "org.mate.background" in desktop_bus.run("gsettings", "list-schemas"):
+        pytest.skip("MATE's schema is installed here")
+    with pytest.raises(DesktopError, match="gsettings set org.mate.background") as err:
+        set_wallpaper(picture, DesktopConfig(backend="mate"), desktop_bus.env)
+    assert "schema is not installed" in err.value.fix
+
+
+@needs
+def test_xfce_sets_every_monitor_and_workspace_through_real_xfconfd(desktop_bus, picture):
+    desktop_bus.run("xfconf-query", "-c", "xfce4-desktop", "-p", "/backdrop", "-r", "-R")
+    keys = [f"/backdrop/screen0/monitor{m}/workspace{w}/last-image"
+            for m in ("HDMI-1", "eDP-1") for w in (0, 1)]
+    for key in keys:
+        desktop_bus.run("xfconf-query", "-c", "xfce4-desktop", "-p", key, "-n", "-t", "string",
+                        "-s", "/usr/share/old.png")
+    record = set_wallpaper(picture, DesktopConfig(backend="xfce"), desktop_bus.env)
+    for key in keys:
+        assert desktop_bus.run("xfconf-query", "-c", "xfce4-desktop", "-p", key) == str(picture)
+        style = key.replace("last-image", "image-style")
+        assert desktop_bus.run("xfconf-query", "-c", "xfce4-desktop", "-p", style) == "5"
+    assert record["properties"] == sorted(keys) and record["created"] is False
+    assert record["monitors"] == ["monitorHDMI-1", "monitoreDP-1"]
+
+
+@needs
+def test_xfce_creates_the_properties_on_a_fresh_profile(desktop_bus, picture):
+    desktop_bus.run("xfconf-query", "-c", "xfce4-desktop", "-p", "/backdrop", "-r", "-R")
+    env = {**desktop_bus.env, "DISPLAY": ""}
+    record = set_wallpaper(picture, DesktopConfig(backend="xfce", mode="fit"), env)
+    key = "/backdrop/screen0/monitor0/workspace0/last-image"
+    assert record["created"] is True and record["properties"] == [key]
+    assert desktop_bus.run("xfconf-query", "-c", "xfce4-desktop", "-p", key) == str(picture)
+    assert desktop_bus.run("xfconf-query", "-c", "xfce4-desktop", "-p",
+                           key.replace("last-image", "image-style")) == "4"
+
+
+def test_kde_without_plasmashell_names_the_service(desktop_bus, picture):
+    with pytest.raises(DesktopError, match="org.kde.plasmashell") as err:
+        set_wallpaper(picture, DesktopConfig(backend="kde"), desktop_bus.env)
+    assert "is not running on this session bus" in err.value.fix
+
+
+@pytest.mark.parametrize("env, expected", [
+    ({"XDG_CURRENT_DESKTOP": "ubuntu:GNOME"}, "gnome"),
+    ({"XDG_CURRENT_DESKTOP": "Budgie:GNOME"}, "gnome"),
+    ({"XDG_CURRENT_DESKTOP": "KDE"}, "kde"),
+    ({"XDG_CURRENT_DESKTOP": "XFCE"}, "xfce"),
+    ({"XDG_CURRENT_DESKTOP": "X-Cinnamon"}, "cinnamon"),
+    ({"XDG_CURRENT_DESKTOP": "MATE"}, "mate"),
+    ({"XDG_CURRENT_DESKTOP": "sway"}, "sway"),
+    ({"XDG_CURRENT_DESKTOP": "Hyprland"}, "hyprland"),
+    ({"DESKTOP_SESSION": "/usr/share/xsessions/plasma"}, "kde"),
+    ({"SWAYSOCK": "/run/user/1000/sway.sock", "DESKTOP_SESSION": "x"}, "sway"),
+])
+def test_detection(env, expected):
+    assert detect_backend(env) == expected
+
+
+def test_detection_without_session_environment_explains_import_environment():
+    with pytest.raises(DesktopError, match="XDG_CURRENT_DESKTOP and DESKTOP_SESSION are not set") as err:
+        detect_backend({})
+    assert "systemctl --user import-environment XDG_CURRENT_DESKTOP" in err.value.fix
+
+
+def test_unknown_desktop_lists_the_choices():
+    with pytest.raises(DesktopError, match="unknown desktop: XDG_CURRENT_DESKTOP='Enlightenment'"):
+        detect_backend({"XDG_CURRENT_DESKTOP": "Enlightenment"})
+
+
+def test_command_backends_build_exact_argv(picture):
+    assert sway_argv(picture, "zoom") == [["swaymsg", "output", "*", "bg", str(picture), "fill"]]
+    assert hyprland_argv(picture) == [["hyprctl", "hyprpaper", "preload", str(picture)],
+                                      ["hyprctl", "hyprpaper", "wallpaper", f",{picture}"]]
+    assert command_argv("feh --bg-fill {path}", picture) == [["feh", "--bg-fill", str(picture)]]
+    assert command_argv("setbg --uri={uri}", picture) == [["setbg", f"--uri={picture.as_uri()}"]]
+
+
+def test_missing_binary_is_reported(picture):
+    with pytest.raises(DesktopError, match="'swaymsg' is not installed"):
+        set_wallpaper(picture, DesktopConfig(backend="sway"), {"PATH": "/nonexistent"})
+
+
+def test_user_command_runs_without_a_shell(picture, tmp_path):
+    marker = tmp_path / "out.txt"
+    cfg = DesktopConfig(backend="command", command=f"cp {{path}} {marker}")
+    record = set_wallpaper(picture, cfg, {"PATH": "/usr/bin:/bin"})
+    assert marker.read_bytes() == picture.read_bytes() and record["method"] == "command"
+    failing = DesktopConfig(backend="command", command="false {path}")
+    with pytest.raises(DesktopError, match="exited with 1"):
+        set_wallpaper(picture, failing, {"PATH": "/usr/bin:/bin"})
+
+
+def test_none_only_saves(picture):
+    assert set_wallpaper(picture, DesktopConfig(backend="none"), {})["method"] == "none"
+
+
+def test_missing_picture(tmp_path):
+    with pytest.raises(DesktopError, match="no such file"):
+        set_wallpaper(tmp_path / "nope.png", DesktopConfig(backend="none"), {})

@@ -138,3 +138,39 @@ def test_none_only_saves(picture):
 def test_missing_picture(tmp_path):
     with pytest.raises(DesktopError, match="no such file"):
         set_wallpaper(tmp_path / "nope.png", DesktopConfig(backend="none"), {})
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js for the Plasma script stub")
+def test_kde_script_sets_every_desktop_and_reads_back(desktop_bus, picture):
+    """plasmashell is a stand-in here (fakes.py); the JavaScript itself runs in Node.js."""
+    from .fakes import FakePlasmaShell, ServiceThread
+
+    with ServiceThread(desktop_bus.env["DBUS_SESSION_BUS_ADDRESS"], "org.kde.plasmashell",
+                       "/PlasmaShell", FakePlasmaShell(monitors=3)) as shell:
+        record = set_wallpaper(picture, DesktopConfig(backend="kde", mode="fit"), desktop_bus.env)
+    assert record == {"backend": "kde", "method": "evaluateScript", "desktops": 3}
+    for desktop in shell.desktops():
+        assert desktop["plugin"] == "org.kde.image"
+        general = desktop["config"]["Wallpaper/org.kde.image/General"]
+        assert general == {"Image": picture.as_uri(), "FillMode": 1}
+    assert len(shell.scripts) == 2  # set, then read back
+
+
+@pytest.mark.parametrize("answer, outcome", [(0, None), (1, "cancelled by the user"),
+                                             (2, "refused by the portal backend")])
+def test_portal_passes_the_file_and_follows_the_request(desktop_bus, picture, answer, outcome):
+    """xdg-desktop-portal is a stand-in here (fakes.py) on the real bus."""
+    from .fakes import FakePortal, ServiceThread
+
+    cfg = DesktopConfig(backend="portal", lock_screen=True)
+    with ServiceThread(desktop_bus.env["DBUS_SESSION_BUS_ADDRESS"], "org.freedesktop.portal.Desktop",
+                       "/org/freedesktop/portal/desktop", FakePortal(answer)) as portal:
+        if outcome is None:
+            record = set_wallpaper(picture, cfg, desktop_bus.env)
+            assert record["method"] == "SetWallpaperFile" and record["set_on"] == "both"
+        else:
+            with pytest.raises(DesktopError, match=f"SetWallpaperFile was {outcome}"):
+                set_wallpaper(picture, cfg, desktop_bus.env)
+    (call,) = portal.received
+    assert call["content"] == picture.read_bytes()  # the fd was the picture itself
+    assert call["options"]["show-preview"] is False and call["options"]["set-on"] == "both"

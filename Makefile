@@ -18,8 +18,11 @@ else
 TORCH := torch==2.14.1 torchvision==0.29.1
 endif
 
-# Debian packages the tests use: a real session bus (dbus-daemon).
-DEBIAN_TEST_PACKAGES := dbus-daemon
+# Debian packages the tests use: a real session bus (dbus-daemon), GNOME's settings store
+# (dconf + the desktop schemas + gsettings), XFCE's (xfconfd), Node.js for the Plasma
+# script stub, and systemd-analyze for checking the unit file.
+DEBIAN_TEST_PACKAGES := dbus-daemon dconf-service dconf-cli gsettings-desktop-schemas \
+	libglib2.0-bin xfconf nodejs systemd
 
 .PHONY: install-deps system-deps test run demo install-user clean
 

@@ -143,12 +143,24 @@ def test_existing_out_is_not_overwritten_unless_asked(tmp_path, capsys):
     assert Image.open(out).size == (320, 180)
 
 
-def test_setting_the_wallpaper_is_announced_as_not_there_yet(tmp_path, capsys):
+def test_generate_sets_the_wallpaper_through_the_configured_backend(tmp_path, capsys):
+    marker = tmp_path / "set-by-command.png"
+    config = config_file(tmp_path, desktop__backend="command", desktop__command=f"cp {{path}} {marker}")
     out = tmp_path / "w.png"
-    assert run("--config", str(config_file(tmp_path)), "--out", str(out)) == 0
+    assert run("--config", str(config), "--out", str(out)) == 0
+    assert marker.read_bytes() == out.read_bytes()
+    assert "wallpaper set (command, command)" in capsys.readouterr().err
+
+
+def test_generate_without_a_desktop_keeps_the_picture_and_says_why(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("XDG_CURRENT_DESKTOP", raising=False)
+    monkeypatch.delenv("DESKTOP_SESSION", raising=False)
+    out = tmp_path / "w.png"
+    assert run("--config", str(config_file(tmp_path)), "--out", str(out)) == 1
     err = capsys.readouterr().err
-    assert "setting the wallpaper is not implemented yet" in err and str(out) in err
-    assert out.exists()
+    assert "XDG_CURRENT_DESKTOP and DESKTOP_SESSION are not set" in err
+    assert f"the picture is saved at {out}" in err and "import-environment" in err
+    assert Image.open(out).size == (320, 180)
 
 
 def test_real_weights_on_the_cpu_warn_before_starting(tmp_path, capsys):

@@ -49,6 +49,7 @@ class DaemonProcess:
         self.inbox = root / "inbox"
         self.pictures = root / "pictures"
         self.state = root / "state"
+        overrides = {"desktop__backend": "none", **overrides}  # no desktop unless a test wants one
         data = small_mapping(inbox__debounce_seconds=0.2, **overrides)
         data["generate"].setdefault("steps", 6)
         data["paths"] = {"state": str(self.state), "inbox": str(self.inbox), "cache": str(shared_cache)}

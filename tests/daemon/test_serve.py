@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import time
 
 import pytest
@@ -97,7 +98,7 @@ def test_bad_calls_get_named_errors_and_the_daemon_goes_on(make_daemon, session_
                 ("Now", "a{sv}", [{"theme": Variant("s", "autumn")}]),
                 ("Cancel", "s", ["no-such-job"]),
                 ("History", "u", [0]),
-                ("SetWallpaper", "s", ["/tmp/x.png"]),
+                ("SetWallpaper", "s", [str(tmp_path / "missing.png")]),
                 ("Now", "s", ["not a dict"]),
             ]
             errors = []
@@ -113,7 +114,7 @@ def test_bad_calls_get_named_errors_and_the_daemon_goes_on(make_daemon, session_
     names = [name for name, _ in errors]
     assert names[:9] == [protocol.ERR_UNKNOWN_OPTION, protocol.ERR_INVALID_ARGS, protocol.ERR_INVALID_ARGS,
                          protocol.ERR_BAD_PATH, protocol.ERR_BAD_PATH, protocol.ERR_INVALID_ARGS,
-                         protocol.ERR_UNKNOWN_JOB, protocol.ERR_INVALID_ARGS, protocol.ERR_DESKTOP]
+                         protocol.ERR_UNKNOWN_JOB, protocol.ERR_INVALID_ARGS, protocol.ERR_BAD_PATH]
     assert names[9] == "org.freedesktop.DBus.Error.UnknownMethod"  # wrong signature
     assert "unknown option(s): bogus" in errors[0][1] and "missing.png" in errors[4][1]
     assert status["state"].value == "idle" and status["queue_length"].value == 0
@@ -287,3 +288,50 @@ def test_cancel_a_running_job(make_daemon):
     assert list(daemon.pictures.glob("*.png")) == []
     again = daemon.ctl("cancel", job_id)
     assert again.returncode == 1 and "JobFinished" in again.stderr
+
+
+def test_jobs_end_with_the_wallpaper_set_on_gnome_through_real_dconf(make_daemon):
+    """The daemon detects GNOME from its environment and sets both URIs via dconf.
+
+    dconf clients read the database file in their own home and write through
+    dconf-service, so the bus (which starts dconf-service) shares the daemon's home here,
+    as in a real session.
+    """
+    from ..desktop.conftest import DesktopBus
+
+    daemon = make_daemon(desktop__backend="auto")
+    bus = DesktopBus(daemon.root / "home")
+    daemon.env.update({k: bus.env[k] for k in ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME",
+                                              "DBUS_SESSION_BUS_ADDRESS")})
+    daemon.env["XDG_CURRENT_DESKTOP"] = "ubuntu:GNOME"
+    daemon.start()
+    done = daemon.ctl("now", "--prompt", "set me", "--wait")
+    assert done.returncode == 0, done.stderr
+    uri = "file://" + done.stdout.strip()
+    get = lambda key: subprocess.run(["gsettings", "get", "org.gnome.desktop.background", key],  # noqa: E731
+                                     env=daemon.env, capture_output=True, text=True).stdout.strip()
+    assert get("picture-uri") == f"'{uri}'" and get("picture-uri-dark") == f"'{uri}'"
+    (job,) = daemon.history()
+    queue = JobQueue(daemon.state / "jobs.db")
+    assert queue.get(job["id"]).metadata["desktop"]["backend"] == "gnome"
+    queue.close()
+
+    first = done.stdout.strip()
+    again = daemon.ctl("set", first, "--json")
+    assert again.returncode == 0 and json.loads(again.stdout)["backend"] == "gnome"
+    daemon.stop()
+    bus.close()
+
+
+def test_a_desktop_failure_fails_the_job_at_set_and_keeps_the_picture(make_daemon):
+    daemon = make_daemon(desktop__backend="auto")  # no XDG_CURRENT_DESKTOP in its environment
+    daemon.env.pop("XDG_CURRENT_DESKTOP", None)
+    daemon.env.pop("DESKTOP_SESSION", None)
+    daemon.start()
+    result = daemon.ctl("now", "--prompt", "no desktop here", "--wait", "--json")
+    assert result.returncode == 1
+    failure = json.loads(result.stdout or result.stderr)
+    assert failure["stage"] == "set"
+    assert "XDG_CURRENT_DESKTOP and DESKTOP_SESSION are not set" in failure["error"]
+    assert len(list(daemon.pictures.glob("*.png"))) == 1  # the picture stays
+    assert daemon.status()["state"] == "idle"

@@ -12,6 +12,7 @@ from PIL import Image
 
 class DesktopBus:
     def __init__(self, root: Path) -> None:
+        root.mkdir(parents=True, exist_ok=True)
         self.root = root
         self.env = dict(os.environ, HOME=str(root), XDG_CONFIG_HOME=str(root / ".config"),
                         XDG_DATA_HOME=str(root / ".local/share"), XDG_CACHE_HOME=str(root / ".cache"))

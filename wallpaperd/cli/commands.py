@@ -7,7 +7,8 @@ import sys
 import threading
 
 from ..config import load_config
-from ..errors import InputError
+from ..desktop import set_wallpaper
+from ..errors import DesktopError, InputError
 from ..output import save_result, unique_path, write_png
 from ..paths import cache_dir, output_dir
 from ..pipeline import device as dev
@@ -69,9 +70,11 @@ def generate(args: argparse.Namespace, cancel: threading.Event) -> int:
             print(f"wallpaperd: {name}: {path}", file=sys.stderr)
     print(out)
     if not args.no_set:
-        print("wallpaperd: setting the wallpaper is not implemented yet (desktop backends come "
-              f"next); the picture is saved at {out}. Use --no-set to skip this note.",
-              file=sys.stderr)
+        try:
+            record = set_wallpaper(out, cfg.desktop)
+        except DesktopError as exc:
+            raise DesktopError(f"{exc.message} (the picture is saved at {out})", fix=exc.fix) from exc
+        print(f"wallpaperd: wallpaper set ({record['backend']}, {record['method']})", file=sys.stderr)
     return 0
 
 

@@ -165,8 +165,10 @@ async def cmd_simple(bus: MessageBus, args) -> int:
 
 
 async def cmd_set(bus: MessageBus, args) -> int:
-    await call(bus, "SetWallpaper", "s", [str(args.path.expanduser().resolve())])
-    _print(args, {"set": str(args.path)}, f"wallpaper set: {args.path}")
+    (record,) = await call(bus, "SetWallpaper", "s", [str(args.path.expanduser().resolve())])
+    data = _plain(record)
+    _print(args, {"set": str(args.path), **data},
+           f"wallpaper set: {args.path} ({data.get('backend')}, {data.get('method')})")
     return 0
 
 

@@ -19,7 +19,8 @@ import structlog
 
 from ..config import Config, load_config
 from ..config.schema import parse_clock, parse_duration
-from ..errors import CancelledError, RequestError, WallpaperdError
+from ..desktop import set_wallpaper
+from ..errors import CancelledError, DesktopError, RequestError, WallpaperdError
 from ..output import save_result, unique_path
 from ..paths import output_dir
 from ..pipeline.job import IMAGE_SUFFIXES, JobRequest, Pipeline
@@ -180,6 +181,11 @@ class Daemon:
         self._wake.set()
         self.events.state_changed()
 
+    def set_wallpaper(self, path: str) -> dict[str, Any]:
+        """``SetWallpaper``/``wallpaperctl set``: the same path a job ends with (blocking)."""
+        picture = _readable_picture(path)
+        return set_wallpaper(picture, self.cfg.desktop)
+
     def reload(self) -> dict[str, Any]:
         """Parse, compare, swap. On error the old config stays and the error says why."""
         new = load_config(self.config_path)  # ConfigError propagates to the caller
@@ -272,6 +278,14 @@ class Daemon:
             stage = "save"
             out = unique_path(output_dir(cfg.output.dir), result.metadata["seed"])
             save_result(result, out, cfg.output.metadata, cfg.output.save_stages)
+            stage = "set"
+            self.progress = Progress(job.id, "set", 1.0, "")
+            try:
+                result.metadata["desktop"] = set_wallpaper(out, cfg.desktop)
+            except DesktopError as exc:
+                exc.stage = "set"
+                exc.message = f"{exc.message} (the picture is saved at {out})"
+                raise
         except CancelledError:
             if self._hand_back:
                 self.queue.hand_back(job.id)

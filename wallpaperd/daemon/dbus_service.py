@@ -15,7 +15,7 @@ from dbus_fast.constants import PropertyAccess
 from dbus_fast.service import ServiceInterface, dbus_method, dbus_property, dbus_signal
 
 from .. import protocol
-from ..errors import ConfigError, RequestError
+from ..errors import ConfigError, DesktopError, RequestError
 from .core import Daemon
 
 
@@ -102,9 +102,16 @@ class DaemonInterface(ServiceInterface):
         self._daemon().resume()
 
     @dbus_method()
-    def SetWallpaper(self, path: "s") -> None:
-        raise DBusError(protocol.ERR_DESKTOP,
-                        "setting the wallpaper is not implemented yet (desktop backends come next)")
+    async def SetWallpaper(self, path: "s") -> "a{sv}":
+        daemon = self._daemon()
+        try:
+            record = await asyncio.to_thread(daemon.set_wallpaper, path)
+        except RequestError as exc:
+            raise DBusError(exc.name, str(exc)) from None
+        except DesktopError as exc:
+            raise DBusError(protocol.ERR_DESKTOP, str(exc)) from None
+        return to_variants({k: v if isinstance(v, (str, int, float, bool, dict)) else str(v)
+                            for k, v in record.items()})
 
     # -- signals ------------------------------------------------------------------------
 

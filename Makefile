@@ -19,10 +19,11 @@ TORCH := torch==2.14.1 torchvision==0.29.1
 endif
 
 # Debian packages the tests use: a real session bus (dbus-daemon), GNOME's settings store
-# (dconf + the desktop schemas + gsettings), XFCE's (xfconfd), Node.js for the Plasma
+# (dconf + the desktop schemas + gsettings, and MATE's and Cinnamon's background schemas),
+# XFCE's (xfconfd), Node.js for the Plasma
 # script stub, and systemd-analyze for checking the unit file.
 DEBIAN_TEST_PACKAGES := dbus-daemon dconf-service dconf-cli gsettings-desktop-schemas \
-	libglib2.0-bin xfconf nodejs systemd
+	libglib2.0-bin xfconf nodejs systemd mate-desktop-common cinnamon-desktop-data
 
 .PHONY: install-deps system-deps test run demo install-user clean
 

@@ -10,6 +10,7 @@ from wallpaperd.config.schema import DesktopConfig
 from wallpaperd.desktop import set_wallpaper
 from wallpaperd.desktop.commands import command_argv, hyprland_argv, sway_argv
 from wallpaperd.desktop.detect import detect_backend
+from wallpaperd.desktop.gsettings import gvariant_string, parse_gvariant_string
 from wallpaperd.errors import DesktopError
 
 needs = pytest.mark.skipif(not (shutil.which("gsettings") and shutil.which("xfconf-query")),
@@ -21,10 +22,10 @@ def test_gnome_sets_light_and_dark_uris_through_real_dconf(desktop_bus, picture)
     record = set_wallpaper(picture, DesktopConfig(backend="gnome", lock_screen=True), desktop_bus.env)
     uri = picture.as_uri()
     get = lambda schema, key: desktop_bus.run("gsettings", "get", schema, key)  # noqa: E731
-    assert get("org.gnome.desktop.background", "picture-uri") == f"'{uri}'"
-    assert get("org.gnome.desktop.background", "picture-uri-dark") == f"'{uri}'"
+    assert parse_gvariant_string(get("org.gnome.desktop.background", "picture-uri")) == uri
+    assert parse_gvariant_string(get("org.gnome.desktop.background", "picture-uri-dark")) == uri
     assert get("org.gnome.desktop.background", "picture-options") == "'zoom'"
-    assert get("org.gnome.desktop.screensaver", "picture-uri") == f"'{uri}'"
+    assert parse_gvariant_string(get("org.gnome.desktop.screensaver", "picture-uri")) == uri
     assert record["backend"] == "gnome" and record["method"] == "gsettings"
     # and dconf (not a memory store) holds it: a fresh reader sees it on disk
     assert uri in desktop_bus.run("dconf", "read", "/org/gnome/desktop/background/picture-uri")
@@ -38,11 +39,26 @@ def test_gnome_without_a_session_bus_says_how_to_fix_it(picture):
 
 
 @needs
-def test_mate_schema_missing_is_named(desktop_bus, picture):
-    if "org.mate.background" in desktop_bus.run("gsettings", "list-schemas"):
-        pytest.skip("MATE's schema is installed here")
-    with pytest.raises(DesktopError, match="gsettings set org.mate.background") as err:
-        set_wallpaper(picture, DesktopConfig(backend="mate"), desktop_bus.env)
+@pytest.mark.parametrize("desktop, schema, key, value", [
+    ("cinnamon", "org.cinnamon.desktop.background", "picture-uri", "uri"),
+    ("mate", "org.mate.background", "picture-filename", "path"),
+])
+def test_cinnamon_and_mate_through_their_real_schemas(desktop_bus, picture, desktop, schema, key, value):
+    record = set_wallpaper(picture, DesktopConfig(backend=desktop, mode="center"), desktop_bus.env)
+    expected = picture.as_uri() if value == "uri" else str(picture)
+    assert parse_gvariant_string(desktop_bus.run("gsettings", "get", schema, key)) == expected
+    assert desktop_bus.run("gsettings", "get", schema, "picture-options") == "'centered'"
+    assert record["backend"] == desktop
+    with pytest.raises(DesktopError, match="has no lock-screen picture setting"):
+        set_wallpaper(picture, DesktopConfig(backend=desktop, lock_screen=True), desktop_bus.env)
+
+
+@needs
+def test_missing_schema_is_named(desktop_bus, picture, tmp_path):
+    env = {**desktop_bus.env, "GSETTINGS_SCHEMA_DIR": str(tmp_path)}  # no schemas at all
+    env["XDG_DATA_DIRS"] = str(tmp_path)
+    with pytest.raises(DesktopError, match="gsettings set org.gnome.desktop.background") as err:
+        set_wallpaper(picture, DesktopConfig(backend="gnome"), env)
     assert "schema is not installed" in err.value.fix
 
 
@@ -174,3 +190,8 @@ def test_portal_passes_the_file_and_follows_the_request(desktop_bus, picture, an
     (call,) = portal.received
     assert call["content"] == picture.read_bytes()  # the fd was the picture itself
     assert call["options"]["show-preview"] is False and call["options"]["set-on"] == "both"
+
+
+def test_gvariant_string_round_trip():
+    for text in ("plain", "it's", 'say "hi"', "back\\slash", "file:///a%20b.png"):
+        assert parse_gvariant_string(gvariant_string(text)) == text

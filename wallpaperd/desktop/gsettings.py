@@ -8,6 +8,7 @@ own settings use, so the shell sees the change at once. Reading back goes the sa
 
 from __future__ import annotations
 
+import ast
 import shutil
 import subprocess
 from pathlib import Path
@@ -30,9 +31,9 @@ KEYS = {
     "mate": [("org.mate.background", "picture-filename", "path"),
              ("org.mate.background", "picture-options", "mode")],
 }
+#: Cinnamon's and MATE's screensavers show the desktop background: no key of their own.
 LOCK_KEYS = {
     "gnome": [("org.gnome.desktop.screensaver", "picture-uri", "uri")],
-    "cinnamon": [("org.cinnamon.desktop.screensaver", "picture-uri", "uri")],
 }
 
 
@@ -54,7 +55,7 @@ def set_with_gsettings(desktop: str, path: Path, cfg: DesktopConfig, env: Mappin
     if cfg.verify:
         for schema, key, kind in keys:
             got = _gsettings(desktop, env, "get", schema, key).strip()
-            if got != gvariant_string(values[kind]):
+            if parse_gvariant_string(got) != values[kind]:
                 raise DesktopError(
                     f"{desktop}: gsettings set {schema} {key} did not take: it reads back {got}",
                     fix="check that dconf works in this session (`gsettings get "
@@ -67,6 +68,17 @@ def gvariant_string(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def parse_gvariant_string(text: str) -> str | None:
+    """The value of a GVariant string literal as `gsettings get` prints it ('..' or "..")."""
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        try:
+            value = ast.literal_eval(text)  # same escapes for the plain strings used here
+        except (ValueError, SyntaxError):
+            return None
+        return value if isinstance(value, str) else None
+    return None
+
+
 def _gsettings(desktop: str, env: Mapping[str, str], *args: str) -> str:
     tool = shutil.which("gsettings", path=env.get("PATH"))
     if tool is None:
@@ -75,8 +87,9 @@ def _gsettings(desktop: str, env: Mapping[str, str], *args: str) -> str:
     result = subprocess.run([tool, *args], env=dict(env), capture_output=True, text=True, timeout=30)
     if result.returncode != 0:
         message = result.stderr.strip() or f"exit code {result.returncode}"
+        missing = "No such schema" in message or "No schemas installed" in message
         fix = ("this desktop's settings schema is not installed: is this really "
-               f"{desktop}? set desktop.backend to match" if "No such schema" in message else
+               f"{desktop}? set desktop.backend to match" if missing else
                "run the same gsettings command by hand to see why")
         raise DesktopError(f"{desktop}: gsettings {' '.join(args[:3])} failed: {message}", fix=fix)
     return result.stdout

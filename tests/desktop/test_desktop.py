@@ -195,3 +195,14 @@ def test_portal_passes_the_file_and_follows_the_request(desktop_bus, picture, an
 def test_gvariant_string_round_trip():
     for text in ("plain", "it's", 'say "hi"', "back\\slash", "file:///a%20b.png"):
         assert parse_gvariant_string(gvariant_string(text)) == text
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js for the Plasma script stub")
+def test_kde_lock_screen_without_kwriteconfig_is_reported(desktop_bus, picture):
+    from .fakes import FakePlasmaShell, ServiceThread
+
+    env = {**desktop_bus.env, "PATH": "/nonexistent"}
+    with ServiceThread(desktop_bus.env["DBUS_SESSION_BUS_ADDRESS"], "org.kde.plasmashell",
+                       "/PlasmaShell", FakePlasmaShell(monitors=1)):
+        with pytest.raises(DesktopError, match="kwriteconfig6/kwriteconfig5 not found"):
+            set_wallpaper(picture, DesktopConfig(backend="kde", lock_screen=True), env)

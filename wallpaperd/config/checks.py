@@ -84,6 +84,12 @@ def cross_check(cfg: Config) -> list[Problem]:
         problems.append(Problem("desktop.command", None, "is required when desktop.backend is "
                                 "'command'", "set e.g. desktop.command: 'feh --bg-fill {path}'"))
 
+    w = cfg.weather
+    if (w.latitude is None) != (w.longitude is None):
+        key = "weather.longitude" if w.longitude is None else "weather.latitude"
+        problems.append(Problem(key, None, "weather needs both latitude and longitude",
+                                "set both (decimal degrees, e.g. 52.52 and 13.41), or neither"))
+
     crop_w, crop_h = aspect_crop_size(up_w, up_h, d.width, d.height)
     if crop_w < d.width or crop_h < d.height:
         problems.append(

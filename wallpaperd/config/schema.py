@@ -206,6 +206,30 @@ class DesktopConfig(_Strict):
         return v
 
 
+class WeatherConfig(_Strict):
+    provider: Literal["open-meteo"] = "open-meteo"
+    latitude: Annotated[float, Field(ge=-90, le=90)] | None = None
+    longitude: Annotated[float, Field(ge=-180, le=180)] | None = None
+    open_meteo_url: str = "https://api.open-meteo.com/v1/forecast"
+    ttl: str = "30m"
+    max_age: str = "6h"
+    timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
+    required: bool = True
+
+    @field_validator("ttl", "max_age")
+    @classmethod
+    def _duration(cls, v):
+        parse_duration(v)
+        return v
+
+    @field_validator("open_meteo_url")
+    @classmethod
+    def _url(cls, v):
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return v
+
+
 class NotifyConfig(_Strict):
     enabled: bool = True
 
@@ -224,6 +248,7 @@ class Config(_Strict):
     inbox: InboxConfig = InboxConfig()
     notify: NotifyConfig = NotifyConfig()
     desktop: DesktopConfig = DesktopConfig()
+    weather: WeatherConfig = WeatherConfig()
 
 
 def parse_clock(text: str):

@@ -230,6 +230,12 @@ class WeatherConfig(_Strict):
         return v
 
 
+class ThemesConfig(_Strict):
+    chaos: Annotated[float, Field(ge=0, le=1)] = 0.0
+    recent_penalty: Annotated[float, Field(ge=0, le=1)] = 0.25
+    recent_count: Annotated[int, Field(ge=0, le=100)] = 7
+
+
 class NotifyConfig(_Strict):
     enabled: bool = True
 
@@ -249,6 +255,7 @@ class Config(_Strict):
     notify: NotifyConfig = NotifyConfig()
     desktop: DesktopConfig = DesktopConfig()
     weather: WeatherConfig = WeatherConfig()
+    themes: ThemesConfig = ThemesConfig()
 
 
 def parse_clock(text: str):

@@ -5,10 +5,12 @@ interface ``org.wallpaperd.Daemon1``.
 
 Methods::
 
-    Now(a{sv} options) -> s job_id      options: prompt, negative, theme, seed (t), image (s)
+    Now(a{sv} options) -> s job_id      options: prompt, negative, theme, seed (t), image (s);
+                                        no prompt and no theme: a theme is picked
     Status() -> a{sv}
     ListJobs() -> aa{sv}                queued and running jobs
     History(u limit) -> aa{sv}          finished jobs, newest first
+    Themes() -> a{sv}                   weather, season, and every theme's chance now and why
     Cancel(s job_id)
     Reload()
     Pause()

@@ -241,3 +241,17 @@ def test_unwritable_output_is_reported(tmp_path, capsys):
     rc = run("--config", str(config_file(tmp_path)), "--out", str(out), "--no-set")
     assert rc == 1
     assert f"could not write {out}" in capsys.readouterr().err
+
+
+def test_without_a_prompt_generate_plans_a_theme(tmp_path):
+    out = tmp_path / "w.png"
+    config = config_file(tmp_path, generate__prompt=None)
+    assert run("--config", str(config), "--seed", "8", "--out", str(out), "--no-set") == 0
+    meta = json.loads(out.with_suffix(".json").read_text())
+    plan = meta["plan"]
+    assert plan["source"] == "theme" and plan["theme"]["how"] == "picked"
+    assert meta["prompt"] and plan["parts"]["style"] in meta["prompt"]
+    forced = tmp_path / "f.png"
+    assert run("--config", str(config), "--theme", "nebula", "--seed", "8", "--out", str(forced),
+               "--no-set") == 0
+    assert json.loads(forced.with_suffix(".json").read_text())["plan"]["theme"]["id"] == "nebula"

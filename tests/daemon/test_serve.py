@@ -335,3 +335,24 @@ def test_a_desktop_failure_fails_the_job_at_set_and_keeps_the_picture(make_daemo
     assert "XDG_CURRENT_DESKTOP and DESKTOP_SESSION are not set" in failure["error"]
     assert len(list(daemon.pictures.glob("*.png"))) == 1  # the picture stays
     assert daemon.status()["state"] == "idle"
+
+
+def test_a_job_without_a_prompt_plans_a_theme_and_records_why(make_daemon):
+    daemon = make_daemon(generate__prompt=None)
+    daemon.start()
+    (daemon.inbox / "themed.yaml").write_text("theme: aurora\nseed: 12\n")
+    (job,) = finished(daemon)
+    assert job["state"] == "done"
+    queue = JobQueue(daemon.state / "jobs.db")
+    plan = queue.get(job["id"]).metadata["plan"]
+    queue.close()
+    assert plan["theme"]["id"] == "aurora" and plan["theme"]["how"] == "forced"
+    assert plan["weather"]["used"] is False  # no location in the test config
+
+    themes = daemon.ctl("themes", "--json")
+    data = json.loads(themes.stdout)
+    assert len(data["themes"]) >= 60 and abs(sum(t["chance"] for t in data["themes"]) - 1) < 1e-6
+    recent = next(t for t in data["themes"] if t["id"] == "aurora")
+    assert recent["factors"]["recency"] == 0.25  # used once, just now
+    text = daemon.ctl("themes").stdout
+    assert "aurora" in text and "recency x0.25" in text

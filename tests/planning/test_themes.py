@@ -21,6 +21,11 @@ NOON = datetime(2026, 7, 1, 12, 0, tzinfo=timezone.utc)
 MIDNIGHT = datetime(2026, 7, 1, 0, 30, tzinfo=timezone.utc)
 
 
+def themed(**overrides):
+    """The small config without a fixed prompt, so jobs plan a theme."""
+    return config_from_mapping(small_mapping(generate__prompt=None, **overrides))
+
+
 def weather(code: int, is_day: bool = True, temperature: float = 15.0) -> Observation:
     condition, mood, description = WMO[code]
     return Observation("open-meteo", code, condition, mood, description, temperature, 50.0, is_day,
@@ -44,7 +49,7 @@ def test_the_shipped_library_is_large_and_valid():
 
 
 def test_same_seed_same_theme_and_prompt(isolated_home):
-    cfg = config_from_mapping(small_mapping())
+    cfg = themed()
     a = plan_job(cfg, isolated_home, prompt=None, negative=None, seed=77, theme=None, now=NOON)
     b = plan_job(cfg, isolated_home, prompt=None, negative=None, seed=77, theme=None, now=NOON)
     c = plan_job(cfg, isolated_home, prompt=None, negative=None, seed=78, theme=None, now=NOON)
@@ -108,8 +113,8 @@ def test_a_broken_user_theme_file_is_a_config_error(isolated_home):
 
 def test_plan_from_live_weather_records_why(meteo, isolated_home):
     meteo.body = answer(code=95, is_day=0, temperature=12.0)
-    cfg = config_from_mapping(small_mapping(weather__latitude=52.52, weather__longitude=13.41,
-                                            weather__open_meteo_url=meteo.url))
+    cfg = themed(weather__latitude=52.52, weather__longitude=13.41,
+                                            weather__open_meteo_url=meteo.url)
     plan = plan_job(cfg, isolated_home, prompt=None, negative=None, seed=5, theme=None, now=MIDNIGHT)
     record = plan.record
     assert record["weather"]["condition"] == "thunderstorm" and record["weather"]["source"] == "live"
@@ -122,15 +127,15 @@ def test_required_weather_failure_fails_and_optional_is_recorded(meteo, isolated
     meteo.mode = "http500"
     settings = dict(weather__latitude=52.52, weather__longitude=13.41, weather__open_meteo_url=meteo.url)
     with pytest.raises(WeatherError, match="HTTP 500"):
-        plan_job(config_from_mapping(small_mapping(**settings)), isolated_home, prompt=None,
+        plan_job(themed(**settings), isolated_home, prompt=None,
                  negative=None, seed=1, theme=None)
-    optional = config_from_mapping(small_mapping(weather__required=False, **settings))
+    optional = themed(weather__required=False, **settings)
     plan = plan_job(optional, isolated_home, prompt=None, negative=None, seed=1, theme=None)
     assert plan.record["weather"]["used"] is False and "HTTP 500" in plan.record["weather"]["why"]
 
 
 def test_forced_and_unknown_themes(isolated_home):
-    cfg = config_from_mapping(small_mapping())
+    cfg = themed()
     plan = plan_job(cfg, isolated_home, prompt=None, negative=None, seed=1, theme="aurora")
     assert plan.record["theme"]["id"] == "aurora" and plan.record["theme"]["how"] == "forced"
     with pytest.raises(InputError, match="unknown theme 'aurorra'"):
@@ -138,14 +143,31 @@ def test_forced_and_unknown_themes(isolated_home):
 
 
 def test_a_given_prompt_is_used_as_is(isolated_home):
-    cfg = config_from_mapping(small_mapping())
+    cfg = themed()
     plan = plan_job(cfg, isolated_home, prompt="my own words", negative=None, seed=1, theme=None)
     assert plan.prompt == "my own words" and plan.record == {"source": "prompt"}
 
 
 def test_chaos_borrows_elements_from_other_themes(isolated_home):
-    cfg = config_from_mapping(small_mapping(themes__chaos=1.0))
+    cfg = themed(themes__chaos=1.0)
     plan = plan_job(cfg, isolated_home, prompt=None, negative=None, seed=3, theme="aurora")
     borrowed = plan.record["parts"]["borrowed_element"]
     assert borrowed and borrowed in plan.prompt
     assert borrowed not in library().themes()["aurora"][1].elements
+
+
+def test_pictures_get_a_neutral_detail_prompt_and_a_fixed_prompt_wins(isolated_home):
+    from wallpaperd.planning.plan import IMAGE_PROMPT
+
+    plan = plan_job(themed(), isolated_home, prompt=None, negative=None, seed=1, theme=None, image=True)
+    assert plan.prompt == IMAGE_PROMPT and plan.record == {"source": "image"}
+    fixed = config_from_mapping(small_mapping(generate__prompt="my daily prompt"))
+    plan = plan_job(fixed, isolated_home, prompt=None, negative=None, seed=1, theme=None)
+    assert plan.prompt == "my daily prompt"
+
+
+def test_without_a_location_the_theme_is_picked_without_weather_and_says_so(isolated_home):
+    plan = plan_job(themed(), isolated_home, prompt=None, negative=None, seed=9, theme=None)
+    assert plan.record["weather"] == {"used": False,
+                                      "why": "no location configured (weather.latitude/longitude)"}
+    assert "weather" not in plan.record["theme"]["factors"]

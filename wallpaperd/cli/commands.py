@@ -10,7 +10,8 @@ from ..config import load_config
 from ..desktop import set_wallpaper
 from ..errors import DesktopError, InputError
 from ..output import save_result, unique_path, write_png
-from ..paths import cache_dir, output_dir
+from ..paths import cache_dir, output_dir, state_dir
+from ..planning.plan import plan_job, recent_themes
 from ..pipeline import device as dev
 from ..pipeline.job import JobRequest, Pipeline, read_picture
 from ..pipeline.sdxl import preflight
@@ -29,9 +30,6 @@ CPU_WARNING = (
 def generate(args: argparse.Namespace, cancel: threading.Event) -> int:
     # 1. Check everything that can be checked before anything slow starts.
     cfg = load_config(args.config)
-    if args.theme:
-        raise InputError(f"--theme {args.theme!r}: themes are not implemented yet",
-                         fix="leave out --theme and give --prompt")
     if args.out is not None:
         _check_writable(args.out, args.overwrite, "--out")
     if args.image is not None and not args.image.is_file():
@@ -43,13 +41,17 @@ def generate(args: argparse.Namespace, cancel: threading.Event) -> int:
         print(CPU_WARNING.format(w=g.width, h=g.height, steps=g.steps, uw=g.width * u.scale,
                                  uh=g.height * u.scale), file=sys.stderr, flush=True)
 
-    # 2. Load the models and run the job.
+    # 2. Plan (weather → theme → prompt) unless a prompt is given, then load and run.
+    state = state_dir(cfg.paths.state)
+    plan = plan_job(cfg, state, prompt=args.prompt, negative=args.negative, seed=args.seed,
+                    theme=args.theme, image=args.image is not None,
+                    recent=recent_themes(state, cfg.themes.recent_count))
     pipeline = Pipeline(cfg)
     save_stages = args.save_stages or cfg.output.save_stages
     progress = StageProgress()
     try:
-        request = JobRequest(prompt=args.prompt, negative_prompt=args.negative, seed=args.seed,
-                             image=args.image)
+        request = JobRequest(prompt=plan.prompt, negative_prompt=plan.negative, seed=plan.seed,
+                             image=args.image, plan=plan.record)
         result = pipeline.run(request, progress=progress, cancel=cancel, keep_stages=save_stages)
     finally:
         progress.close()

@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     now.add_argument("--image", type=Path, metavar="PATH", help="enhance this picture instead")
     now.add_argument("--wait", action="store_true", help="follow the job until it ends")
     sub.add_parser("status", parents=[json_flag], help="what the daemon is doing")
+    sub.add_parser("themes", parents=[json_flag], help="every theme's chance now, and why")
     sub.add_parser("jobs", parents=[json_flag], help="queued and running jobs")
     history = sub.add_parser("history", parents=[json_flag], help="finished jobs, newest first")
     history.add_argument("-n", type=int, default=10, metavar="N")
@@ -131,6 +132,21 @@ async def cmd_status(bus: MessageBus, args) -> int:
     return 0
 
 
+async def cmd_themes(bus: MessageBus, args) -> int:
+    (result,) = await call(bus, "Themes")
+    data = _plain(result)
+    weather = data.get("weather") or {}
+    head = (f"weather: {weather.get('description', weather.get('error', 'not used'))}"
+            f"{', %.0f °C' % weather['temperature'] if 'temperature' in weather else ''}; "
+            f"season: {data.get('season')}; {'day' if data.get('day') else 'night'}")
+    lines = [head, ""]
+    for row in data.get("themes", []):
+        factors = ", ".join(f"{k} x{v:g}" for k, v in row.get("factors", {}).items() if v != 1.0)
+        lines.append(f"{row['chance'] * 100:5.1f}%  {row['id']:<24} {row['category']:<13} {factors}")
+    _print(args, data, "\n".join(lines))
+    return 0
+
+
 async def cmd_jobs(bus: MessageBus, args) -> int:
     (jobs,) = await call(bus, "ListJobs")
     return _print_jobs(args, [_plain(j) for j in jobs], "no queued or running jobs")
@@ -172,7 +188,7 @@ async def cmd_set(bus: MessageBus, args) -> int:
     return 0
 
 
-COMMANDS = {"now": cmd_now, "status": cmd_status, "jobs": cmd_jobs, "history": cmd_history,
+COMMANDS = {"now": cmd_now, "status": cmd_status, "themes": cmd_themes, "jobs": cmd_jobs, "history": cmd_history,
             "cancel": cmd_cancel, "reload": cmd_reload, "pause": cmd_simple,
             "resume": cmd_simple, "set": cmd_set}
 

@@ -35,9 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     gen = sub.add_parser("generate", help="make one wallpaper now, in this process")
     gen.add_argument("--config", type=Path, metavar="PATH",
                      help="config file (default ~/.config/wallpaperd/wallpaperd.yaml over the shipped one)")
-    gen.add_argument("--prompt", metavar="TEXT", help="what to paint (default: generate.prompt)")
+    gen.add_argument("--prompt", metavar="TEXT",
+                     help="what to paint (default: generate.prompt, else a theme)")
     gen.add_argument("--negative", metavar="TEXT", help="what to avoid (default: generate.negative_prompt)")
-    gen.add_argument("--theme", metavar="NAME", help="theme to use (themes arrive with weather support)")
+    gen.add_argument("--theme", metavar="NAME",
+                     help="use this theme (see `wallpaperctl themes`); without --prompt and "
+                     "--theme a theme is picked from the weather")
     gen.add_argument("--seed", type=_seed, metavar="N", help="seed (default: random; recorded)")
     gen.add_argument("--image", type=Path, metavar="PATH",
                      help="start from this picture instead of generating one")

@@ -100,7 +100,7 @@ class GenerateConfig(_Strict):
     dtype: Dtype = "float16"
     steps: Steps = 50
     guidance_scale: Guidance = 7.5
-    prompt: str = "a breathtaking landscape at golden hour, highly detailed"
+    prompt: str | None = None
     negative_prompt: str = ""
 
 

@@ -22,7 +22,8 @@ from ..config.schema import parse_clock, parse_duration
 from ..desktop import set_wallpaper
 from ..errors import CancelledError, DesktopError, RequestError, WallpaperdError
 from ..output import save_result, unique_path
-from ..paths import output_dir
+from ..paths import output_dir, state_dir
+from ..planning.plan import library, plan_job, recent_themes, themes_now
 from ..pipeline.job import IMAGE_SUFFIXES, JobRequest, Pipeline
 from ..protocol import (BUSY, CANCELLED, DONE, ERR_INVALID_ARGS, ERR_JOB_FINISHED, ERR_UNKNOWN_JOB,
                         ERR_UNKNOWN_OPTION, FAILED, IDLE, LOADING, NOW_OPTIONS, PAUSED, QUEUED,
@@ -144,9 +145,8 @@ class Daemon:
                 if not isinstance(options[key], str) or not options[key].strip():
                     raise RequestError(ERR_INVALID_ARGS, f"option '{key}' must be non-empty text")
                 request[key] = options[key].strip()
-        if options.get("theme"):
-            raise RequestError(ERR_INVALID_ARGS, "themes are not implemented yet",
-                               fix="leave out the theme option")
+        if "theme" in options:
+            request["theme"] = _known_theme(options["theme"])
         if "seed" in options:
             seed = options["seed"]
             if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
@@ -180,6 +180,11 @@ class Daemon:
         self.queue.set_value("paused", False)
         self._wake.set()
         self.events.state_changed()
+
+    def themes(self) -> dict[str, Any]:
+        """Every theme's chance now and why (``wallpaperctl themes``)."""
+        state = state_dir(self.cfg.paths.state)
+        return themes_now(self.cfg, state, recent_themes(state, self.cfg.themes.recent_count))
 
     def set_wallpaper(self, path: str) -> dict[str, Any]:
         """``SetWallpaper``/``wallpaperctl set``: the same path a job ends with (blocking)."""
@@ -262,9 +267,13 @@ class Daemon:
             if request.get("overrides"):
                 cfg = apply_overrides(cfg, request["overrides"])
             image = Path(request["image"]) if request.get("image") else None
-            pipeline_request = JobRequest(prompt=request.get("prompt"),
-                                          negative_prompt=request.get("negative"),
-                                          seed=request.get("seed"), image=image)
+            state = state_dir(cfg.paths.state)
+            plan = plan_job(cfg, state, prompt=request.get("prompt"), negative=request.get("negative"),
+                            seed=request.get("seed"), theme=request.get("theme"),
+                            image=image is not None,
+                            recent=recent_themes(state, cfg.themes.recent_count))
+            pipeline_request = JobRequest(prompt=plan.prompt, negative_prompt=plan.negative,
+                                          seed=plan.seed, image=image, plan=plan.record)
 
             def progress(name: str, done: int, total: int) -> None:
                 nonlocal stage
@@ -355,3 +364,13 @@ def _vram_in_use(device) -> float:
 
 def local_time(timestamp: float | None) -> datetime | None:
     return None if timestamp is None else datetime.fromtimestamp(timestamp).astimezone()
+
+
+def _known_theme(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise RequestError(ERR_INVALID_ARGS, "option 'theme' must be a theme id")
+    themes = library().themes()
+    if value not in themes:
+        raise RequestError(ERR_INVALID_ARGS, f"unknown theme '{value}'",
+                           fix="see `wallpaperctl themes` for the ids")
+    return value

@@ -25,6 +25,10 @@ def to_variants(data: dict) -> dict:
 
 
 def _variant(value: Any) -> Variant:
+    if isinstance(value, list) and all(isinstance(v, dict) for v in value):
+        return Variant("aa{sv}", [to_variants(v) for v in value])
+    if isinstance(value, list):
+        return Variant("as", [str(v) for v in value])
     if isinstance(value, bool):
         return Variant("b", value)
     if isinstance(value, int):
@@ -34,10 +38,6 @@ def _variant(value: Any) -> Variant:
     if isinstance(value, dict):
         return Variant("a{sv}", to_variants(value))
     return Variant("s", str(value))
-
-
-def from_variants(data: dict) -> dict:
-    return {k: (from_variants(v.value) if v.signature == "a{sv}" else v.value) for k, v in data.items()}
 
 
 class DaemonInterface(ServiceInterface):
@@ -84,6 +84,10 @@ class DaemonInterface(ServiceInterface):
         if not 1 <= limit <= 10_000:
             raise DBusError(protocol.ERR_INVALID_ARGS, f"limit must be 1..10000, got {limit}")
         return [to_variants(job.summary()) for job in self._daemon().queue.history(limit)]
+
+    @dbus_method()
+    def Themes(self) -> "a{sv}":
+        return to_variants(self._call(self._daemon().themes))
 
     @dbus_method()
     def Cancel(self, job_id: "s") -> None:

@@ -131,8 +131,14 @@ def _yaml_request(text: str, path: Path, cfg: Config) -> dict[str, Any]:
                         fix="remove the loras key")
     if data.get("overrides") is not None:
         request["overrides"] = _overrides(data["overrides"], cfg)
-    if "prompt" not in request:
-        raise Rejection("it has no 'prompt'", fix="add prompt: what to paint")
+    if "theme" in request:
+        from ..planning.plan import library
+
+        if request["theme"] not in library().themes():
+            raise Rejection(f"unknown theme '{request['theme']}'",
+                            fix="see `wallpaperctl themes` for the theme ids")
+    if "prompt" not in request and "theme" not in request:
+        raise Rejection("it has neither 'prompt' nor 'theme'", fix="add prompt: what to paint")
     return request
 
 

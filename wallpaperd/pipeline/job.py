@@ -53,6 +53,7 @@ class JobRequest:
     negative_prompt: str | None = None
     seed: int | None = None
     image: Path | None = None
+    plan: dict[str, Any] | None = None  # how the prompt was chosen (planning/plan.py)
 
 
 @dataclass
@@ -102,8 +103,9 @@ class Pipeline:
         strength, enhance_guidance = float(pick(e.strength, rng)), float(pick(e.guidance_scale, rng))
         prompt = request.prompt if request.prompt is not None else g.prompt
         negative = request.negative_prompt if request.negative_prompt is not None else g.negative_prompt
-        if not prompt.strip():
-            raise InputError("the prompt is empty", fix="give a prompt (--prompt) or set generate.prompt")
+        if not prompt or not prompt.strip():
+            raise InputError("the prompt is empty",
+                             fix="give a prompt (--prompt), set generate.prompt, or plan a theme first")
         embeds = encode_prompts(self.sdxl, prompt, negative)
         stages: dict[str, dict[str, Any]] = {}
 
@@ -157,6 +159,7 @@ class Pipeline:
             "wallpaperd": __version__,
             "prompt": prompt,
             "negative_prompt": negative,
+            "plan": request.plan or {"source": "prompt"},
             # CLIP windows of 77 tokens the prompt needed (more than 1: encoded in chunks)
             "prompt_chunks": int(embeds["prompt_embeds"].shape[1])
             // self.sdxl.txt2img.tokenizer.model_max_length,

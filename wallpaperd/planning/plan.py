@@ -28,6 +28,8 @@ from .weather import WeatherError, current_weather
 
 log = structlog.get_logger(__name__)
 
+IMAGE_PROMPT = "high quality photograph, highly detailed, sharp focus, natural colours"
+
 
 @dataclass
 class Plan:
@@ -42,11 +44,17 @@ def library() -> Library:
 
 
 def plan_job(cfg: Config, state_dir: Path, *, prompt: str | None, negative: str | None,
-             seed: int | None, theme: str | None, recent: tuple[str, ...] = (),
-             now: datetime | None = None) -> Plan:
+             seed: int | None, theme: str | None, image: bool = False,
+             recent: tuple[str, ...] = (), now: datetime | None = None) -> Plan:
+    """``prompt``/``theme`` as the user gave them (None = not given)."""
     seed = seed if seed is not None else secrets.randbits(32)
+    if prompt is None:
+        prompt = cfg.generate.prompt
     if prompt is not None and theme is None:
         return Plan(seed, prompt, negative, {"source": "prompt"})
+    if image and theme is None:
+        # A user's picture is enhanced, not re-themed: a neutral detail prompt.
+        return Plan(seed, IMAGE_PROMPT, negative, {"source": "image"})
     lib = library()
     themes = lib.themes()
     if theme is not None and theme not in themes:
@@ -100,3 +108,23 @@ def themes_now(cfg: Config, state_dir: Path, recent: tuple[str, ...] = ()) -> di
                   southern=(cfg.weather.latitude or 0) < 0)
     rows = explain(library(), ctx, cfg.themes.recent_penalty, cfg.themes.recent_count)
     return {"weather": weather, "season": ctx.season, "day": ctx.is_day, "themes": rows}
+
+
+def recent_themes(state_dir: Path, count: int) -> tuple[str, ...]:
+    """Theme ids of the newest finished jobs in the daemon's history (newest first)."""
+    db = state_dir / "jobs.db"
+    if count == 0 or not db.is_file():
+        return ()
+    from ..daemon.queue import JobQueue
+
+    queue = JobQueue(db)
+    try:
+        jobs = queue.history(count)
+    finally:
+        queue.close()
+    ids = []
+    for job in jobs:
+        theme = ((job.metadata or {}).get("plan") or {}).get("theme") or {}
+        if theme.get("id"):
+            ids.append(theme["id"])
+    return tuple(ids)

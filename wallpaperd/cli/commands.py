@@ -51,7 +51,7 @@ def generate(args: argparse.Namespace, cancel: threading.Event) -> int:
     progress = StageProgress()
     try:
         request = JobRequest(prompt=plan.prompt, negative_prompt=plan.negative, seed=plan.seed,
-                             image=args.image, plan=plan.record)
+                             image=args.image, plan=plan.record, loras=plan.loras)
         result = pipeline.run(request, progress=progress, cancel=cancel, keep_stages=save_stages)
     finally:
         progress.close()

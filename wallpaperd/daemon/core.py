@@ -273,7 +273,8 @@ class Daemon:
                             image=image is not None,
                             recent=recent_themes(state, cfg.themes.recent_count))
             pipeline_request = JobRequest(prompt=plan.prompt, negative_prompt=plan.negative,
-                                          seed=plan.seed, image=image, plan=plan.record)
+                                          seed=plan.seed, image=image, plan=plan.record,
+                                          loras=plan.loras)
 
             def progress(name: str, done: int, total: int) -> None:
                 nonlocal stage

@@ -33,6 +33,7 @@ from ..config import Config, pick
 from ..errors import CancelledError, InputError, StageError, WallpaperdError
 from ..paths import cache_dir
 from . import device as dev
+from .lora import LoraManager
 from .sdxl import SdxlModels, encode_prompts, load_sdxl
 from .stages import downsample, enhance_pixel, generate_base
 from .upscale import Upscaler, auto_tile, load_upscaler, upscale_image
@@ -54,6 +55,7 @@ class JobRequest:
     seed: int | None = None
     image: Path | None = None
     plan: dict[str, Any] | None = None  # how the prompt was chosen (planning/plan.py)
+    loras: list[dict[str, Any]] = field(default_factory=list)  # [{name, path, weight, type}]
 
 
 @dataclass
@@ -72,6 +74,7 @@ class Pipeline:
         started = time.perf_counter()
         self.sdxl: SdxlModels = load_sdxl(cfg.model, cfg.generate, cfg.memory, self.device)
         self.upscaler: Upscaler = load_upscaler(cfg.upscale, cache_dir(cfg.paths.cache), self.device)
+        self.loras = LoraManager(self.sdxl)
         self.load_seconds = round(time.perf_counter() - started, 3)
         log.info("models loaded", sdxl=cfg.model.source, device=str(self.device),
                  upscaler=self.upscaler.name, seconds=self.load_seconds)
@@ -106,6 +109,7 @@ class Pipeline:
         if not prompt or not prompt.strip():
             raise InputError("the prompt is empty",
                              fix="give a prompt (--prompt), set generate.prompt, or plan a theme first")
+        active_loras = self.loras.activate(request.loras)  # before encoding: LoRAs touch the text encoders
         embeds = encode_prompts(self.sdxl, prompt, negative)
         stages: dict[str, dict[str, Any]] = {}
 
@@ -160,6 +164,7 @@ class Pipeline:
             "prompt": prompt,
             "negative_prompt": negative,
             "plan": request.plan or {"source": "prompt"},
+            "loras": active_loras,
             # CLIP windows of 77 tokens the prompt needed (more than 1: encoded in chunks)
             "prompt_chunks": int(embeds["prompt_embeds"].shape[1])
             // self.sdxl.txt2img.tokenizer.model_max_length,

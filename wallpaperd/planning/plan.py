@@ -22,6 +22,7 @@ from ..config import Config
 from ..errors import InputError
 from ..paths import shipped_etc_dir, user_config_dir
 from ..pipeline.stages import derive_seed
+from .loras import LoraLibrary, decorate_prompt, load_loras, select_stack
 from .prompt import compose
 from .themes import Context, Library, explain, load_library, pick_theme
 from .weather import WeatherError, current_weather
@@ -37,10 +38,15 @@ class Plan:
     prompt: str
     negative: str | None
     record: dict[str, Any] = field(default_factory=dict)
+    loras: list[dict[str, Any]] = field(default_factory=list)
 
 
 def library() -> Library:
     return load_library(shipped_etc_dir() / "themes.yaml", user_config_dir() / "themes.yaml")
+
+
+def lora_library() -> LoraLibrary:
+    return load_loras(shipped_etc_dir() / "loras.yaml", user_config_dir() / "loras.yaml")
 
 
 def plan_job(cfg: Config, state_dir: Path, *, prompt: str | None, negative: str | None,
@@ -85,6 +91,9 @@ def plan_job(cfg: Config, state_dir: Path, *, prompt: str | None, negative: str 
     text, negative_text, parts = compose(chosen, lib, ctx, rng, t.chaos, cfg.generate.negative_prompt)
     if prompt is not None:  # a prompt with a forced theme: the theme decorates it
         text = f"{prompt}, {text}"
+    stack, skipped = select_stack(lora_library(), theme_id, category, chosen,
+                                  observation.mood if observation else None, rng)
+    text = decorate_prompt(text, stack)
     record = {
         "source": "theme",
         "theme": {"id": theme_id, "name": chosen.name, "category": category, "how": how,
@@ -93,8 +102,10 @@ def plan_job(cfg: Config, state_dir: Path, *, prompt: str | None, negative: str 
         "time_of_day": parts["light"],
         "season": ctx.season,
         "parts": parts,
+        "loras": [{k: v for k, v in s.items() if k != "path"} for s in stack],
+        "loras_left_out": skipped,
     }
-    return Plan(seed, text, negative if negative is not None else negative_text, record)
+    return Plan(seed, text, negative if negative is not None else negative_text, record, stack)
 
 
 def themes_now(cfg: Config, state_dir: Path, recent: tuple[str, ...] = ()) -> dict[str, Any]:

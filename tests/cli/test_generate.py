@@ -255,3 +255,31 @@ def test_without_a_prompt_generate_plans_a_theme(tmp_path):
     assert run("--config", str(config), "--theme", "nebula", "--seed", "8", "--out", str(forced),
                "--no-set") == 0
     assert json.loads(forced.with_suffix(".json").read_text())["plan"]["theme"]["id"] == "nebula"
+
+
+def test_a_job_with_no_prompt_plans_from_live_weather_with_a_lora_stack(tmp_path, isolated_home, meteo):
+    """Weather served on loopback → theme → LoRA from the user's loras.yaml → prompt."""
+    from ..pipeline.test_lora import make_lora
+    from wallpaperd.pipeline.tiny import build_tiny_sdxl
+    from wallpaperd.planning.plan import library
+    from ..planning.conftest_weather import answer
+
+    meteo.body = answer(code=95, is_day=0, temperature=14.0)
+    lora = make_lora(tmp_path / "storm_style.safetensors", build_tiny_sdxl().unet, "kohya", 5)
+    user = isolated_home / ".config" / "wallpaperd"
+    user.mkdir(parents=True)
+    categories = sorted(library().categories)
+    (user / "loras.yaml").write_text(yaml.safe_dump({"lora_library": {"stormy": {
+        "path": str(lora), "type": "style", "weight_range": [0.5, 0.8],
+        "compatible_themes": categories, "trigger_words": ["stormlight style"]}}}))
+    config = config_file(tmp_path, generate__prompt=None, weather__latitude=52.52,
+                         weather__longitude=13.41, weather__open_meteo_url=meteo.url)
+    out = tmp_path / "w.png"
+    assert run("--config", str(config), "--seed", "4", "--out", str(out), "--no-set") == 0
+    meta = json.loads(out.with_suffix(".json").read_text())
+    plan = meta["plan"]
+    assert plan["weather"]["condition"] == "thunderstorm" and plan["weather"]["source"] == "live"
+    assert plan["theme"]["factors"]["weather"] > 0 and plan["time_of_day"].startswith("at night")
+    (active,) = meta["loras"]
+    assert active["name"] == "stormy" and 0.5 <= active["weight"] <= 0.8 and len(active["sha256"]) == 64
+    assert "stormlight style" in meta["prompt"]

@@ -15,7 +15,7 @@ from wallpaperd.planning.themes import OFF_TIME, Context, explain, pick_theme
 from wallpaperd.planning.weather import WMO, Observation, WeatherError
 
 from ..conftest import small_mapping
-from .conftest import answer
+from .conftest_weather import answer
 
 NOON = datetime(2026, 7, 1, 12, 0, tzinfo=timezone.utc)
 MIDNIGHT = datetime(2026, 7, 1, 0, 30, tzinfo=timezone.utc)

@@ -7,7 +7,7 @@ import pytest
 from wallpaperd.config.schema import WeatherConfig
 from wallpaperd.planning.weather import CONDITIONS, MOODS, WMO, WeatherError, current_weather, describe_code
 
-from .conftest import answer
+from .conftest_weather import answer
 
 
 def test_every_wmo_code_maps_to_a_condition_and_a_mood():

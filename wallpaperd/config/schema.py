@@ -236,6 +236,24 @@ class ThemesConfig(_Strict):
     recent_count: Annotated[int, Field(ge=0, le=100)] = 7
 
 
+class ExpansionConfig(_Strict):
+    enabled: bool = False
+    url: str = "http://127.0.0.1:11434/api/generate"
+    model: str = "llama3.2"
+    timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 30.0
+    required: bool = False
+    instruction: str = (
+        "Rewrite this image prompt for Stable Diffusion XL as one vivid, concrete sentence of at "
+        "most 60 words. Keep every subject, style and colour. Answer with the prompt only.")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v):
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return v
+
+
 class NotifyConfig(_Strict):
     enabled: bool = True
 
@@ -256,6 +274,7 @@ class Config(_Strict):
     desktop: DesktopConfig = DesktopConfig()
     weather: WeatherConfig = WeatherConfig()
     themes: ThemesConfig = ThemesConfig()
+    prompt_expansion: ExpansionConfig = ExpansionConfig()
 
 
 def parse_clock(text: str):

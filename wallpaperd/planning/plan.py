@@ -22,6 +22,7 @@ from ..config import Config
 from ..errors import InputError
 from ..paths import shipped_etc_dir, user_config_dir
 from ..pipeline.stages import derive_seed
+from .expand import expand_prompt
 from .loras import LoraLibrary, decorate_prompt, load_loras, select_stack
 from .prompt import compose
 from .themes import Context, Library, explain, load_library, pick_theme
@@ -91,6 +92,7 @@ def plan_job(cfg: Config, state_dir: Path, *, prompt: str | None, negative: str 
     text, negative_text, parts = compose(chosen, lib, ctx, rng, t.chaos, cfg.generate.negative_prompt)
     if prompt is not None:  # a prompt with a forced theme: the theme decorates it
         text = f"{prompt}, {text}"
+    text, expansion = expand_prompt(cfg.prompt_expansion, text, seed)
     stack, skipped = select_stack(lora_library(), theme_id, category, chosen,
                                   observation.mood if observation else None, rng)
     text = decorate_prompt(text, stack)
@@ -104,6 +106,7 @@ def plan_job(cfg: Config, state_dir: Path, *, prompt: str | None, negative: str 
         "parts": parts,
         "loras": [{k: v for k, v in s.items() if k != "path"} for s in stack],
         "loras_left_out": skipped,
+        "expansion": expansion,
     }
     return Plan(seed, text, negative if negative is not None else negative_text, record, stack)
 

@@ -207,10 +207,11 @@ class DesktopConfig(_Strict):
 
 
 class WeatherConfig(_Strict):
-    provider: Literal["open-meteo"] = "open-meteo"
+    provider: Literal["open-meteo", "nws"] = "open-meteo"
     latitude: Annotated[float, Field(ge=-90, le=90)] | None = None
     longitude: Annotated[float, Field(ge=-180, le=180)] | None = None
     open_meteo_url: str = "https://api.open-meteo.com/v1/forecast"
+    nws_url: str = "https://api.weather.gov"
     ttl: str = "30m"
     max_age: str = "6h"
     timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
@@ -222,7 +223,7 @@ class WeatherConfig(_Strict):
         parse_duration(v)
         return v
 
-    @field_validator("open_meteo_url")
+    @field_validator("open_meteo_url", "nws_url")
     @classmethod
     def _url(cls, v):
         if not v.startswith(("http://", "https://")):

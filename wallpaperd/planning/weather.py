@@ -1,4 +1,5 @@
-"""The weather outside, from Open-Meteo (no key, worldwide), cached in the state folder.
+"""The weather outside, from Open-Meteo (no key, worldwide) or the US National Weather
+Service, cached in the state folder.
 
 ``current_weather(cfg, state_dir, now)`` returns an ``Observation`` or None (no location
 configured). Rules:
@@ -77,7 +78,7 @@ class Observation:
     mood: str
     description: str
     temperature: float
-    cloud_cover: float
+    cloud_cover: float | None  # percent; NWS forecasts do not give it
     is_day: bool
     precipitation: float
     wind_speed: float
@@ -104,7 +105,7 @@ def current_weather(cfg: WeatherConfig, state_dir: Path, now: float) -> Observat
     if cache is not None and now - cache.fetched_at < parse_duration(cfg.ttl).total_seconds():
         return _with_source(cache, "cache")
     try:
-        observation = fetch_open_meteo(cfg, now)
+        observation = fetch_nws(cfg, now) if cfg.provider == "nws" else fetch_open_meteo(cfg, now)
     except WeatherError:
         if cache is not None and now - cache.fetched_at < parse_duration(cfg.max_age).total_seconds():
             return _with_source(cache, "stale-cache")
@@ -148,6 +149,69 @@ def fetch_open_meteo(cfg: WeatherConfig, now: float) -> Observation:
                            f"({type(exc).__name__}: {exc}): {response.text[:200]!r}",
                            fix="check weather.open_meteo_url points at an Open-Meteo forecast API"
                            ) from exc
+
+
+#: NWS short forecasts → the WMO code whose condition they describe (first match wins).
+NWS_WORDS = (("thunder", 95), ("snow", 73), ("sleet", 66), ("freezing", 66), ("drizzle", 53),
+             ("showers", 80), ("rain", 63), ("fog", 45), ("haze", 45), ("overcast", 3),
+             ("mostly cloudy", 3), ("cloudy", 3), ("partly", 2), ("mostly sunny", 1),
+             ("mostly clear", 1), ("sunny", 0), ("clear", 0), ("fair", 0))
+NWS_HEADERS = {"User-Agent": "wallpaperd (desktop wallpaper daemon)", "Accept": "application/geo+json"}
+
+
+def fetch_nws(cfg: WeatherConfig, now: float) -> Observation:
+    """The US National Weather Service: /points → forecastHourly, first period (US only)."""
+    points = _get_json(f"{cfg.nws_url.rstrip('/')}/points/{cfg.latitude:.4f},{cfg.longitude:.4f}", cfg)
+    try:
+        hourly_url = points["properties"]["forecastHourly"]
+    except (KeyError, TypeError) as exc:
+        raise WeatherError(f"weather: NWS /points for {cfg.latitude},{cfg.longitude} has no "
+                           "forecastHourly", fix="NWS covers US locations only; use provider "
+                           "open-meteo elsewhere") from exc
+    hourly = _get_json(hourly_url, cfg)
+    try:
+        period = hourly["properties"]["periods"][0]
+        text = str(period["shortForecast"])
+        code = next((c for word, c in NWS_WORDS if word in text.lower()), None)
+        if code is None:
+            raise WeatherError(f"weather: NWS forecast {text!r} matches no known condition",
+                               fix="report the text; use provider open-meteo meanwhile")
+        condition, mood, _ = describe_code(code)
+        temperature = float(period["temperature"])
+        if period.get("temperatureUnit", "F") == "F":
+            temperature = (temperature - 32) * 5 / 9
+        wind = str(period.get("windSpeed", "0")).split()[0]
+        return Observation(
+            provider="nws", code=code, condition=condition, mood=mood, description=text,
+            temperature=round(temperature, 1), cloud_cover=None,
+            is_day=bool(period["isDaytime"]),
+            precipitation=float(((period.get("probabilityOfPrecipitation") or {}).get("value")) or 0),
+            wind_speed=float(wind) * 1.609 if wind.replace(".", "").isdigit() else 0.0,
+            time=str(period["startTime"]), fetched_at=now)
+    except WeatherError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise WeatherError(f"weather: {hourly_url} answered with a malformed forecast "
+                           f"({type(exc).__name__}: {exc})", fix="try again later, or use open-meteo"
+                           ) from exc
+
+
+def _get_json(url: str, cfg: WeatherConfig) -> Any:
+    try:
+        response = requests.get(url, headers=NWS_HEADERS, timeout=cfg.timeout_seconds)
+    except requests.Timeout as exc:
+        raise WeatherError(f"weather: {url} did not answer within {cfg.timeout_seconds} s",
+                           fix="check the network, or raise weather.timeout_seconds") from exc
+    except requests.RequestException as exc:
+        raise WeatherError(f"weather: cannot reach {url}: {exc}", fix="check the network") from exc
+    if response.status_code != 200:
+        raise WeatherError(f"weather: {url} answered HTTP {response.status_code}: {response.text[:200]!r}",
+                           fix="NWS covers US locations only; check weather.latitude/longitude")
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise WeatherError(f"weather: {url} answered HTTP 200 with a malformed body: "
+                           f"{response.text[:200]!r}", fix="check weather.nws_url") from exc
 
 
 def _cache_key(cfg: WeatherConfig) -> str:

@@ -228,12 +228,14 @@ async def call(bus, member, signature="", body=None):
 
 
 def test_desktop_notifications_for_success_and_failure(make_daemon, session_bus, tmp_path):
-    from .fake_notifications import FakeNotificationServer
+    from ..desktop.fakes import ServiceThread
+    from .fake_notifications import FakeNotifications
 
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"not a picture")
     daemon = make_daemon()
-    with FakeNotificationServer(session_bus) as server:
+    with ServiceThread(session_bus, "org.freedesktop.Notifications", "/org/freedesktop/Notifications",
+                       FakeNotifications()) as server:
         daemon.start()
         done = daemon.ctl("now", "--prompt", "notify me", "--wait")
         assert done.returncode == 0

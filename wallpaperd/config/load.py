@@ -181,3 +181,11 @@ def _show(value: Any) -> str:
         return "{...}"
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def library_errors(exc: pydantic.ValidationError, sources: list[Path], fix: str) -> ConfigError:
+    """A ConfigError for a themes/loras library file: file(s), key path, value, message, fix."""
+    where = " or ".join(map(str, sources))
+    return ConfigError([
+        f"{where}: {'.'.join(map(str, e['loc']))} = {_show(e.get('input'))}: "
+        f"{e['msg'].removeprefix('Value error, ')}. fix: {fix}" for e in exc.errors()])

@@ -30,6 +30,15 @@ Gravity = Literal[
 PositiveInt = Annotated[int, Field(gt=0)]
 
 
+def _http_url(v: str) -> str:
+    if not v.startswith(("http://", "https://")):
+        raise ValueError("must be an http:// or https:// URL")
+    return v
+
+
+HttpUrlText = Annotated[str, AfterValidator(_http_url)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
 
@@ -210,8 +219,8 @@ class WeatherConfig(_Strict):
     provider: Literal["open-meteo", "nws"] = "open-meteo"
     latitude: Annotated[float, Field(ge=-90, le=90)] | None = None
     longitude: Annotated[float, Field(ge=-180, le=180)] | None = None
-    open_meteo_url: str = "https://api.open-meteo.com/v1/forecast"
-    nws_url: str = "https://api.weather.gov"
+    open_meteo_url: HttpUrlText = "https://api.open-meteo.com/v1/forecast"
+    nws_url: HttpUrlText = "https://api.weather.gov"
     ttl: str = "30m"
     max_age: str = "6h"
     timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
@@ -223,12 +232,6 @@ class WeatherConfig(_Strict):
         parse_duration(v)
         return v
 
-    @field_validator("open_meteo_url", "nws_url")
-    @classmethod
-    def _url(cls, v):
-        if not v.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
-        return v
 
 
 class ThemesConfig(_Strict):
@@ -239,7 +242,7 @@ class ThemesConfig(_Strict):
 
 class ExpansionConfig(_Strict):
     enabled: bool = False
-    url: str = "http://127.0.0.1:11434/api/generate"
+    url: HttpUrlText = "http://127.0.0.1:11434/api/generate"
     model: str = "llama3.2"
     timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 30.0
     required: bool = False
@@ -247,12 +250,6 @@ class ExpansionConfig(_Strict):
         "Rewrite this image prompt for Stable Diffusion XL as one vivid, concrete sentence of at "
         "most 60 words. Keep every subject, style and colour. Answer with the prompt only.")
 
-    @field_validator("url")
-    @classmethod
-    def _url(cls, v):
-        if not v.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
-        return v
 
 
 class NotifyConfig(_Strict):

@@ -24,6 +24,7 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..config import read_yaml
+from ..config.load import library_errors
 from ..errors import ConfigError
 from .themes import Theme
 
@@ -76,10 +77,7 @@ def load_loras(shipped: Path, user: Path | None = None) -> LoraLibrary:
     try:
         library = LoraLibrary.model_validate(data)
     except pydantic.ValidationError as exc:
-        raise ConfigError([
-            f"{' or '.join(map(str, sources))}: {'.'.join(map(str, e['loc']))} = "
-            f"{str(e.get('input'))[:60]!r}: {e['msg'].removeprefix('Value error, ')}. "
-            "fix: see the format at the top of etc/loras.yaml" for e in exc.errors()]) from None
+        raise library_errors(exc, sources, "see the format at the top of etc/loras.yaml") from None
     base = sources[-1].parent
     resolved = {}
     for name, entry in library.lora_library.items():

@@ -113,6 +113,7 @@ def _known(values: list[str], allowed, what: str) -> list[str]:
 def load_library(shipped: Path, user: Path | None = None) -> Library:
     """The shipped library, with the user's file adding or replacing categories and themes."""
     from ..config import read_yaml
+    from ..config.load import library_errors
 
     data = read_yaml(shipped)
     sources = [shipped]
@@ -130,11 +131,7 @@ def load_library(shipped: Path, user: Path | None = None) -> Library:
     try:
         library = Library.model_validate(data)
     except pydantic.ValidationError as exc:
-        raise ConfigError([
-            f"{' or '.join(map(str, sources))}: {'.'.join(map(str, e['loc']))} = "
-            f"{str(e.get('input'))[:60]!r}: {e['msg'].removeprefix('Value error, ')}. "
-            "fix: see the format at the top of etc/themes.yaml"
-            for e in exc.errors()]) from None
+        raise library_errors(exc, sources, "see the format at the top of etc/themes.yaml") from None
     ids = library.themes()
     if sum(len(c.themes) for c in library.categories.values()) != len(ids):
         raise ConfigError([f"{' or '.join(map(str, sources))}: a theme id is used in two "

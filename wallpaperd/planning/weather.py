@@ -117,19 +117,8 @@ def current_weather(cfg: WeatherConfig, state_dir: Path, now: float) -> Observat
 def fetch_open_meteo(cfg: WeatherConfig, now: float) -> Observation:
     params = {"latitude": cfg.latitude, "longitude": cfg.longitude, "current": CURRENT,
               "timezone": "auto"}
-    url = cfg.open_meteo_url
-    try:
-        response = requests.get(url, params=params, timeout=cfg.timeout_seconds)
-    except requests.Timeout as exc:
-        raise WeatherError(f"weather: {url} did not answer within {cfg.timeout_seconds} s",
-                           fix="check the network, or raise weather.timeout_seconds") from exc
-    except requests.RequestException as exc:
-        raise WeatherError(f"weather: cannot reach {url}: {exc}",
-                           fix="check the network and weather.open_meteo_url") from exc
-    if response.status_code != 200:
-        raise WeatherError(f"weather: {response.url} answered HTTP {response.status_code}: "
-                           f"{response.text[:200]!r}",
-                           fix="check weather.latitude/longitude and weather.open_meteo_url")
+    response = _get(cfg.open_meteo_url, cfg, params=params,
+                    fix="check weather.latitude/longitude and weather.open_meteo_url")
     try:
         data = response.json()
         current = data["current"]
@@ -196,17 +185,25 @@ def fetch_nws(cfg: WeatherConfig, now: float) -> Observation:
                            ) from exc
 
 
-def _get_json(url: str, cfg: WeatherConfig) -> Any:
+def _get(url: str, cfg: WeatherConfig, fix: str, **kwargs) -> requests.Response:
+    """One GET; network failures, timeouts and non-200 answers become WeatherErrors."""
     try:
-        response = requests.get(url, headers=NWS_HEADERS, timeout=cfg.timeout_seconds)
+        response = requests.get(url, timeout=cfg.timeout_seconds, **kwargs)
     except requests.Timeout as exc:
         raise WeatherError(f"weather: {url} did not answer within {cfg.timeout_seconds} s",
                            fix="check the network, or raise weather.timeout_seconds") from exc
     except requests.RequestException as exc:
-        raise WeatherError(f"weather: cannot reach {url}: {exc}", fix="check the network") from exc
+        raise WeatherError(f"weather: cannot reach {url}: {exc}",
+                           fix="check the network and the weather URL in the config") from exc
     if response.status_code != 200:
-        raise WeatherError(f"weather: {url} answered HTTP {response.status_code}: {response.text[:200]!r}",
-                           fix="NWS covers US locations only; check weather.latitude/longitude")
+        raise WeatherError(f"weather: {response.url} answered HTTP {response.status_code}: "
+                           f"{response.text[:200]!r}", fix=fix)
+    return response
+
+
+def _get_json(url: str, cfg: WeatherConfig) -> Any:
+    response = _get(url, cfg, headers=NWS_HEADERS,
+                    fix="NWS covers US locations only; check weather.latitude/longitude")
     try:
         return response.json()
     except ValueError as exc:

@@ -122,7 +122,8 @@ class UpscaleConfig(_Strict):
 
 
 class EnhanceConfig(_Strict):
-    method: Literal["pixel"] = "pixel"
+    method: Literal["pixel", "latent"] = "pixel"
+    batch: PositiveInt | Literal["auto"] = "auto"
     tile: PositiveInt = 1024
     overlap: Annotated[int, Field(ge=0)] = 256
     strength: Strength = 0.35

@@ -33,10 +33,12 @@ from ..config import Config, pick
 from ..errors import CancelledError, InputError, StageError, WallpaperdError
 from ..paths import cache_dir
 from . import device as dev
+from .latent_enhance import auto_batch, enhance_latent, seam_score
 from .lora import LoraManager
 from .sdxl import SdxlModels, encode_prompts, load_sdxl
 from .stages import downsample, enhance_pixel, generate_base
 from .upscale import Upscaler, auto_tile, load_upscaler, upscale_image
+from .tiling import plan_tiles
 from .validate import validate_image
 
 log = structlog.get_logger(__name__)
@@ -147,9 +149,8 @@ class Pipeline:
         # 3. Enhance at the upscaled size.
         params = {"method": e.method, "tile": e.tile, "overlap": e.overlap, "strength": strength,
                   "steps": e.steps, "guidance_scale": enhance_guidance}
-        image = stage("enhance", params, up_size, lambda: enhance_pixel(
-            self.sdxl, embeds, image, e.tile, e.overlap, strength, e.steps, enhance_guidance,
-            seed, report("enhance"), check))
+        image = stage("enhance", params, up_size, lambda: self._enhance(
+            cfg, embeds, image, strength, enhance_guidance, seed, budget, report("enhance"), check))
         if keep_stages:
             kept["enhanced"] = image
 
@@ -178,6 +179,29 @@ class Pipeline:
             "versions": library_versions(),
         }
         return JobResult(final, metadata, kept)
+
+    def _enhance(self, cfg: Config, embeds, image, strength, guidance, seed, budget, progress, check):
+        """Stage 3 by the configured method; both record a seam score of their output."""
+        e = cfg.enhance
+        height, width = image.shape[:2]
+        if e.method == "latent":
+            factor = self.sdxl.img2img.vae_scale_factor
+            batch = e.batch if e.batch != "auto" else auto_batch(
+                budget, self.model_bytes(), len(plan_tiles(width // factor, height // factor,
+                                                            e.tile // factor, e.overlap // factor)),
+                guidance > 1.0)
+            out, info = enhance_latent(self.sdxl, embeds, image, e.tile, e.overlap, strength, e.steps,
+                                       guidance, seed, batch, progress, check)
+        else:
+            out, info = enhance_pixel(self.sdxl, embeds, image, e.tile, e.overlap, strength, e.steps,
+                                      guidance, seed, progress, check)
+        info["seam_score"] = round(seam_score(out, plan_tiles(width, height, e.tile, e.overlap)), 4)
+        return out, info
+
+    def model_bytes(self) -> int:
+        pipe = self.sdxl.txt2img
+        modules = (pipe.unet, pipe.vae, pipe.text_encoder, pipe.text_encoder_2)
+        return sum(p.numel() * p.element_size() for m in modules for p in m.parameters())
 
     def _stage(self, record: dict, name: str, params: dict, size: tuple[int, int],
                work: Callable[[], tuple[np.ndarray, dict]], limits, clear_cache: bool) -> np.ndarray:

@@ -57,11 +57,10 @@ class TileWeights:
 
     def __init__(self, tiles: list[Tile], height: int, width: int, device, dtype) -> None:
         self.maps = {}
-        total = torch.zeros((height, width), device=device, dtype=torch.float32)
+        total = torch.zeros((height, width), device=device, dtype=torch.float64)
         for t in tiles:
             left, right, top, bottom = t.fade
-            w = torch.from_numpy(np.outer(ramp(t.h, top, bottom), ramp(t.w, left, right))).to(
-                device=device, dtype=torch.float32)
+            w = torch.from_numpy(np.outer(ramp(t.h, top, bottom), ramp(t.w, left, right))).to(device)
             self.maps[t.index] = w
             total[t.y:t.y + t.h, t.x:t.x + t.w] += w
         for t in tiles:  # normalise once: every latent position's weights then sum to 1

@@ -34,6 +34,7 @@ def test_chain_in_half_precision_on_the_gpu(dtype, tmp_path):
     assert meta["model"]["device"].startswith("cuda") and meta["model"]["dtype"] == dtype
     assert meta["model"]["vae_upcast"] == (dtype == "float16")
     assert meta["upscaler"]["precision"] == dtype
+    assert pipeline.sdxl.txt2img.unet.dtype == getattr(torch, dtype)  # really half precision
     assert result.final.shape == (180, 320, 3) and np.isfinite(result.final).all()
     for stage in ("generate", "upscale", "enhance"):
         assert meta["stages"][stage]["peak_vram_gib"] > 0

@@ -141,3 +141,14 @@ def test_weighted_prompt_syntax_changes_the_conditioning():
     weighted = encode_prompts(models, "a (misty)1.5 forest", "")
     assert plain["prompt_embeds"].shape == weighted["prompt_embeds"].shape
     assert not torch.equal(plain["prompt_embeds"], weighted["prompt_embeds"])
+
+
+def test_the_shared_img2img_keeps_half_precision():
+    """diffusers' from_pipe would cast the shared UNet back to float32."""
+    from wallpaperd.pipeline.sdxl import shared_img2img
+
+    pipe = build_tiny_sdxl()
+    pipe.to(dtype=torch.float16, silence_dtype_warnings=True)
+    img2img = shared_img2img(pipe)
+    assert img2img.unet is pipe.unet and pipe.unet.dtype == torch.float16
+    assert img2img.vae.dtype == torch.float16 and img2img.scheduler is pipe.scheduler

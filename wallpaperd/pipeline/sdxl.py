@@ -99,6 +99,17 @@ class SdxlModels:
         }
 
 
+def shared_img2img(pipe: StableDiffusionXLPipeline) -> StableDiffusionXLImg2ImgPipeline:
+    """The img2img pipeline over the very same components (no copy, no dtype change).
+
+    Not ``from_pipe``: in diffusers 0.42 it casts the shared modules to float32 when the
+    source pipeline was not loaded with a dtype, silently undoing half precision.
+    """
+    img2img = StableDiffusionXLImg2ImgPipeline(**pipe.components)
+    img2img.set_progress_bar_config(disable=True)
+    return img2img
+
+
 def classify_source(source: str) -> str:
     """``tiny``, ``directory``, ``single_file`` or ``hub``; raises ModelError for anything else."""
     if source == "tiny":
@@ -187,8 +198,7 @@ def load_sdxl(model: ModelConfig, generate: GenerateConfig, memory: MemoryConfig
     pipe.scheduler = scheduler_cls.from_config(pipe.scheduler.config, **options)
     _place(pipe, memory, device)
     pipe.set_progress_bar_config(disable=True)
-    img2img = StableDiffusionXLImg2ImgPipeline.from_pipe(pipe)
-    img2img.set_progress_bar_config(disable=True)
+    img2img = shared_img2img(pipe)
     sha = file_sha256(Path(model.source).expanduser()) if kind == "single_file" else None
     return SdxlModels(pipe, img2img, model.source, kind, device, dtype, generate.scheduler, sha)
 

@@ -57,7 +57,8 @@ def test_final_png_sidecar_and_stages(tmp_path, capsys):
         assert stage["seconds"] >= 0 and stage["measures"]["std"] > 2
     assert meta["stages"]["generate"]["steps"] == 6
     assert meta["stages"]["enhance"]["grid"] == "5x3" and meta["stages"]["enhance"]["tiles"] == 15
-    assert meta["stages"]["enhance"]["denoising_steps_per_tile"] == 3
+    assert meta["stages"]["enhance"]["method"] == "latent"  # the default
+    assert meta["stages"]["enhance"]["denoising_steps"] == 3 and meta["stages"]["enhance"]["seam_score"] <= 1.05
     assert meta["upscaler"]["parameters"] == 16_697_987 and len(meta["upscaler"]["sha256"]) == 64
     assert meta["model"]["source"] == "tiny" and meta["config"]["enhance"]["tile"] == 128
     assert {"torch", "diffusers", "transformers", "spandrel"} <= set(meta["versions"])
@@ -76,12 +77,15 @@ def test_same_seed_gives_identical_bytes_and_another_seed_does_not(tmp_path):
     assert a != c
 
 
-def test_enhancement_rediffuses_the_upscaled_picture(tmp_path):
-    """Stage 3 really runs img2img over every tile (with random weights the VAE does not
-    keep the composition, so only the change itself is checked here)."""
+@pytest.mark.parametrize("method", ["latent", "pixel"])
+def test_enhancement_rediffuses_the_upscaled_picture(tmp_path, method):
+    """Stage 3 really re-diffuses the picture, by either method (with random weights the VAE
+    does not keep the composition, so only the change itself is checked here)."""
     out = tmp_path / "w.png"
-    assert run("--config", str(config_file(tmp_path)), "--seed", "3", "--out", str(out),
-               "--no-set", "--save-stages") == 0
+    assert run("--config", str(config_file(tmp_path, enhance__method=method)), "--seed", "3",
+               "--out", str(out), "--no-set", "--save-stages") == 0
+    meta = json.loads(out.with_suffix(".json").read_text())["stages"]["enhance"]
+    assert meta["method"] == method and meta["tiles"] == 15
     up = np.asarray(Image.open(tmp_path / "w.upscaled.png"), dtype=np.float32)
     enhanced = np.asarray(Image.open(tmp_path / "w.enhanced.png"), dtype=np.float32)
     assert up.shape == enhanced.shape

@@ -26,6 +26,7 @@ def test_shipped_defaults_are_the_seed_plans_numbers():
     assert g.scheduler == "DPMSolverMultistepScheduler" and g.dtype == "float16"
     assert (u.model, u.scale, u.precision) == ("realesrgan-x4plus", 4, "float32")
     assert (e.tile, e.overlap, e.strength, e.steps, e.guidance_scale) == (1024, 256, 0.35, 30, 7.5)
+    assert e.method == "latent" and e.batch == "auto"
     assert (d.width, d.height, d.method, d.gravity) == (3840, 2160, "lanczos", "center")
     assert cfg.memory.vram_budget == 23
     assert g.negative_prompt  # a real negative prompt ships

@@ -122,7 +122,7 @@ class UpscaleConfig(_Strict):
 
 
 class EnhanceConfig(_Strict):
-    method: Literal["pixel", "latent"] = "pixel"
+    method: Literal["latent", "pixel"] = "latent"
     batch: PositiveInt | Literal["auto"] = "auto"
     tile: PositiveInt = 1024
     overlap: Annotated[int, Field(ge=0)] = 256

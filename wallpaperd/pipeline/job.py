@@ -70,11 +70,12 @@ class JobResult:
 class Pipeline:
     """The models, loaded once and kept, and the job script that uses them."""
 
-    def __init__(self, cfg: Config) -> None:
+    def __init__(self, cfg: Config, sdxl: SdxlModels | None = None) -> None:
+        """``sdxl`` replaces loading from ``model.source`` (the GPU benchmark's random model)."""
         self.cfg = cfg
         self.device = dev.resolve_device(cfg.model.device)
         started = time.perf_counter()
-        self.sdxl: SdxlModels = load_sdxl(cfg.model, cfg.generate, cfg.memory, self.device)
+        self.sdxl: SdxlModels = sdxl or load_sdxl(cfg.model, cfg.generate, cfg.memory, self.device)
         self.upscaler: Upscaler = load_upscaler(cfg.upscale, cache_dir(cfg.paths.cache), self.device)
         self.loras = LoraManager(self.sdxl)
         self.load_seconds = round(time.perf_counter() - started, 3)

@@ -124,6 +124,7 @@ class UpscaleConfig(_Strict):
 class EnhanceConfig(_Strict):
     method: Literal["latent", "pixel"] = "latent"
     batch: PositiveInt | Literal["auto"] = "auto"
+    colour_match: bool = True
     tile: PositiveInt = 1024
     overlap: Annotated[int, Field(ge=0)] = 256
     strength: Strength = 0.35

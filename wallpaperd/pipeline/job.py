@@ -33,6 +33,7 @@ from ..config import Config, pick
 from ..errors import CancelledError, InputError, StageError, WallpaperdError
 from ..paths import cache_dir
 from . import device as dev
+from .colour import drift, match_colours
 from .latent_enhance import auto_batch, enhance_latent, seam_score
 from .lora import LoraManager
 from .sdxl import SdxlModels, encode_prompts, load_sdxl
@@ -196,6 +197,11 @@ class Pipeline:
         else:
             out, info = enhance_pixel(self.sdxl, embeds, image, e.tile, e.overlap, strength, e.steps,
                                       guidance, seed, progress, check)
+        if e.colour_match:
+            out, colour = match_colours(image, out)
+        else:
+            colour = {"colour_drift": round(drift(image, out), 3), "colour_match": False}
+        info.update(colour)
         info["seam_score"] = round(seam_score(out, plan_tiles(width, height, e.tile, e.overlap)), 4)
         return out, info
 

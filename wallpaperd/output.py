@@ -121,3 +121,12 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def add_to_sidecar(picture: Path, key: str, value: Any) -> None:
+    """Record what happened after saving (the desktop backend's record) in the sidecar."""
+    sidecar = picture.with_suffix(".json")
+    if sidecar.is_file():
+        data = json.loads(sidecar.read_text())
+        data[key] = value
+        write_json(sidecar, data)

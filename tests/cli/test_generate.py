@@ -154,6 +154,8 @@ def test_generate_sets_the_wallpaper_through_the_configured_backend(tmp_path, ca
     assert run("--config", str(config), "--out", str(out)) == 0
     assert marker.read_bytes() == out.read_bytes()
     assert "wallpaper set (command, command)" in capsys.readouterr().err
+    desktop = json.loads(out.with_suffix(".json").read_text())["desktop"]
+    assert desktop["backend"] == "command" and desktop["commands"] == [f"cp {out} {marker}"]
 
 
 def test_generate_without_a_desktop_keeps_the_picture_and_says_why(tmp_path, capsys, monkeypatch):

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from dbus_fast import Message, MessageType, Variant
@@ -317,6 +318,8 @@ def test_jobs_end_with_the_wallpaper_set_on_gnome_through_real_dconf(make_daemon
     queue = JobQueue(daemon.state / "jobs.db")
     assert queue.get(job["id"]).metadata["desktop"]["backend"] == "gnome"
     queue.close()
+    sidecar = json.loads(Path(done.stdout.strip()).with_suffix(".json").read_text())
+    assert sidecar["desktop"]["method"] == "gsettings"
 
     first = done.stdout.strip()
     again = daemon.ctl("set", first, "--json")

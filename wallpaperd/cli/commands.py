@@ -9,7 +9,7 @@ import threading
 from ..config import load_config
 from ..desktop import set_wallpaper
 from ..errors import DesktopError, InputError
-from ..output import save_result, unique_path, write_png
+from ..output import add_to_sidecar, save_result, unique_path, write_png
 from ..paths import cache_dir, output_dir, state_dir
 from ..planning.plan import plan_job, recent_themes
 from ..pipeline import device as dev
@@ -76,6 +76,7 @@ def generate(args: argparse.Namespace, cancel: threading.Event) -> int:
             record = set_wallpaper(out, cfg.desktop)
         except DesktopError as exc:
             raise DesktopError(f"{exc.message} (the picture is saved at {out})", fix=exc.fix) from exc
+        add_to_sidecar(out, "desktop", record)
         print(f"wallpaperd: wallpaper set ({record['backend']}, {record['method']})", file=sys.stderr)
     return 0
 

@@ -21,7 +21,7 @@ from ..config import Config, load_config
 from ..config.schema import parse_clock, parse_duration
 from ..desktop import set_wallpaper
 from ..errors import CancelledError, DesktopError, RequestError, WallpaperdError
-from ..output import save_result, unique_path
+from ..output import add_to_sidecar, save_result, unique_path
 from ..paths import output_dir, state_dir
 from ..planning.plan import library, plan_job, recent_themes, themes_now
 from ..pipeline.job import IMAGE_SUFFIXES, JobRequest, Pipeline
@@ -292,6 +292,7 @@ class Daemon:
             self.progress = Progress(job.id, "set", 1.0, "")
             try:
                 result.metadata["desktop"] = set_wallpaper(out, cfg.desktop)
+                add_to_sidecar(out, "desktop", result.metadata["desktop"])
             except DesktopError as exc:
                 exc.stage = "set"
                 exc.message = f"{exc.message} (the picture is saved at {out})"

@@ -111,8 +111,8 @@ def main() -> None:
     for budget in args.budgets.split(","):
         value = budget if budget == "auto" else float(budget)
         batch = auto_batch(dev.vram_budget_bytes(value, gpu), model_bytes, 50, True)
-        run("latent", budget, lambda: enhance_latent(models, embeds, picture, 1024, 256, 0.35, 30, 7.5,
-                                                     1, batch))
+        run("latent", budget, lambda batch=batch: enhance_latent(models, embeds, picture, 1024, 256,
+                                                                 0.35, 30, 7.5, 1, batch))
     if not args.skip_pixel:
         run("pixel (per-tile img2img)", "-", lambda: enhance_pixel(models, embeds, picture, 1024, 256,
                                                                    0.35, 30, 7.5, 1))

@@ -88,7 +88,7 @@ def enhance_latent(
     ``denoise(latent_tiles, t, tiles) -> noise predictions`` replaces the UNet in tests.
     """
     pipe = models.img2img
-    vae, unet, scheduler = pipe.vae, pipe.unet, pipe.scheduler
+    unet, scheduler = pipe.unet, pipe.scheduler
     device, dtype = models.device, models.dtype
     factor = pipe.vae_scale_factor
     height, width = image.shape[:2]

@@ -31,8 +31,8 @@ import torch
 
 from .device import is_out_of_memory, release_cache
 from .sdxl import SdxlModels
-from .stages import derive_seed
-from .tiling import Tile, plan_tiles, ramp
+from .stages import derive_seed, grid_of
+from .tiling import Tile, plan_tiles, tile_weights
 
 log = structlog.get_logger(__name__)
 
@@ -56,16 +56,12 @@ class TileWeights:
     """Per-tile blend weights on the latent grid and their per-position normaliser."""
 
     def __init__(self, tiles: list[Tile], height: int, width: int, device, dtype) -> None:
-        self.maps = {}
+        self.maps = {t.index: torch.from_numpy(tile_weights(t)).to(device) for t in tiles}
         total = torch.zeros((height, width), device=device, dtype=torch.float64)
         for t in tiles:
-            left, right, top, bottom = t.fade
-            w = torch.from_numpy(np.outer(ramp(t.h, top, bottom), ramp(t.w, left, right))).to(device)
-            self.maps[t.index] = w
-            total[t.y:t.y + t.h, t.x:t.x + t.w] += w
+            total[t.y:t.y + t.h, t.x:t.x + t.w] += self.maps[t.index]
         for t in tiles:  # normalise once: every latent position's weights then sum to 1
             self.maps[t.index] = (self.maps[t.index] / total[t.y:t.y + t.h, t.x:t.x + t.w]).to(dtype)
-        self.total = total
 
 
 def enhance_latent(
@@ -131,7 +127,7 @@ def enhance_latent(
                 progress(done, len(timesteps))
         # 4. Decode once.
         picture = decode(pipe, latents)
-    info = {"tiles": len(tiles), "grid": f"{len({t.x for t in tiles})}x{len({t.y for t in tiles})}",
+    info = {"tiles": len(tiles), "grid": grid_of(tiles),
             "denoising_steps": int(active), "batch": batch, "oom_retries": retries,
             "micro_conditioning": {"original_size": [tile, tile], "crops_coords_top_left": [0, 0],
                                    "target_size": [tile, tile]}}

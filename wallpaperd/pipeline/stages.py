@@ -115,7 +115,7 @@ def enhance_pixel(
                 callback_on_step_end=_step_callback(per_tile, tile_progress, check),
             )
         blender.add(t, result.images[0])
-    info = {"tiles": len(tiles), "grid": _grid(tiles), "denoising_steps_per_tile": per_tile}
+    info = {"tiles": len(tiles), "grid": grid_of(tiles), "denoising_steps_per_tile": per_tile}
     merged = blender.result().clamp_(0, 1).permute(1, 2, 0).float().cpu().numpy()
     return merged, info
 
@@ -157,7 +157,8 @@ def linear_to_srgb(x: np.ndarray) -> np.ndarray:
     return np.where(x <= 0.0031308, x * 12.92, 1.055 * x ** (1 / 2.4) - 0.055).astype(np.float32)
 
 
-def _grid(tiles) -> str:
+def grid_of(tiles) -> str:
+    """'COLSxROWS' of a tile layout, for the metadata."""
     cols = len({t.x for t in tiles})
     rows = len({t.y for t in tiles})
     return f"{cols}x{rows}"

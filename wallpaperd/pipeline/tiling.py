@@ -135,17 +135,10 @@ class Blender:
                 f"tile {tile.index} result is {pixels.shape[-1]}x{pixels.shape[-2]}, "
                 f"expected {tile.w}x{tile.h}"
             )
-        w = self._weights(tile)
+        w = torch.from_numpy(tile_weights(tile)).to(self._sum.device, self._sum.dtype)[None]
         region = (slice(None), slice(tile.y, tile.y + tile.h), slice(tile.x, tile.x + tile.w))
         self._sum[region] += w * pixels.to(self._sum.device, self._sum.dtype)
         self._weight[region] += w
-
-    def _weights(self, tile: Tile) -> torch.Tensor:
-        """``tile_weights`` as a ``(1, h, w)`` tensor on the device (made there, not copied)."""
-        left, right, top, bottom = tile.fade
-        rows = torch.from_numpy(ramp(tile.h, top, bottom)).to(self._sum.device, self._sum.dtype)
-        cols = torch.from_numpy(ramp(tile.w, left, right)).to(self._sum.device, self._sum.dtype)
-        return torch.outer(rows, cols)[None]
 
     def coverage(self) -> torch.Tensor:
         """Total weight per pixel, ``(H, W)`` (every pixel must be above zero)."""

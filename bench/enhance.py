@@ -28,7 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.lora_cost import SDXL_UNET  # noqa: E402
 from wallpaperd.pipeline import device as dev  # noqa: E402
 from wallpaperd.pipeline.latent_enhance import auto_batch, enhance_latent, seam_score  # noqa: E402
-from wallpaperd.pipeline.sdxl import SdxlModels, encode_prompts, shared_img2img  # noqa: E402
+from wallpaperd.config import load_config  # noqa: E402
+from wallpaperd.pipeline.sdxl import (SdxlModels, compile_unet, encode_prompts, place,  # noqa: E402
+                                      shared_img2img)
 from wallpaperd.pipeline.stages import enhance_pixel  # noqa: E402
 from wallpaperd.pipeline.tiling import plan_tiles  # noqa: E402
 
@@ -38,7 +40,9 @@ SDXL_VAE = dict(block_out_channels=[128, 256, 512, 512], in_channels=3, out_chan
                 scaling_factor=0.13025, force_upcast=True)
 
 
-def build(device) -> SdxlModels:
+def build(device, memory=None, compile_unet_flag: bool = False) -> SdxlModels:
+    """The random full-size SDXL, placed with ``memory`` (default: the shipped memory
+    settings) and compiled like ``model.compile`` — the same calls as loading real weights."""
     from diffusers import (AutoencoderKL, DPMSolverMultistepScheduler, StableDiffusionXLPipeline,
                            UNet2DConditionModel)
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
@@ -66,12 +70,13 @@ def build(device) -> SdxlModels:
                                             algorithm_type="dpmsolver++")
     pipe = StableDiffusionXLPipeline(vae=vae, text_encoder=te1, text_encoder_2=te2, tokenizer=tokenizer,
                                      tokenizer_2=tokenizer, unet=unet, scheduler=scheduler)
-    pipe.to(device, torch.float16)
+    pipe.to(dtype=torch.float16)
+    place(pipe, memory or load_config().memory, device)
     pipe.set_progress_bar_config(disable=True)
-    pipe.vae.enable_tiling()
+    notes = ["unet-compiled"] if compile_unet(pipe, compile_unet_flag, device) else []
     assert pipe.unet.dtype == torch.float16
     return SdxlModels(pipe, shared_img2img(pipe), "random full-size SDXL", "bench", device, torch.float16,
-                      "DPMSolverMultistepScheduler")
+                      "DPMSolverMultistepScheduler", notes=notes)
 
 
 def main() -> None:

@@ -8,11 +8,11 @@ import torch
 
 from wallpaperd.config import config_from_mapping
 from wallpaperd.pipeline.job import JobRequest, Pipeline
-from wallpaperd.pipeline.latent_enhance import (TileWeights, _predict, decode, encode,
-                                                enhance_latent, seam_score)
+from wallpaperd.pipeline.latent_enhance import TileWeights, _predict, enhance_latent, seam_score
 from wallpaperd.pipeline.sdxl import encode_prompts
 from wallpaperd.pipeline.stages import derive_seed
 from wallpaperd.pipeline.tiling import plan_tiles
+from wallpaperd.pipeline.vae import TiledVae
 
 from ..conftest import small_mapping
 
@@ -59,9 +59,10 @@ def test_predicting_the_true_noise_returns_the_vae_round_trip(latent_pipeline):
     models = latent_pipeline.sdxl
     image = picture()
     embeds = encode_prompts(models, "x", "")
+    vae = TiledVae(models.img2img.vae)
     with torch.inference_mode():
-        round_trip = decode(models.img2img, encode(models.img2img, image))
-        latents0 = encode(models.img2img, image)
+        latents0 = vae.encode(image)
+        round_trip = vae.decode_numpy(latents0)
     generator = torch.Generator("cpu").manual_seed(derive_seed(7, "enhance-latent"))
     noise = torch.randn(latents0.shape, generator=generator)
 
@@ -96,3 +97,34 @@ def test_seam_score_sees_a_pasted_seam():
         if t.index % 2:
             seamed[t.y:t.y + t.h, t.x:t.x + t.w] = np.clip(seamed[t.y:t.y + t.h, t.x:t.x + t.w] + 0.2, 0, 1)
     assert seam_score(seamed, tiles) > 1.3
+
+
+def test_out_of_memory_at_a_step_halves_the_batch_and_repeats_that_step(latent_pipeline):
+    """The UNet call fails with CUDA's out-of-memory error while a batch holds > 2 tiles."""
+    models = latent_pipeline.sdxl
+    embeds = encode_prompts(models, "x", "")
+    calls: list[tuple[int, int]] = []
+
+    def tight(x, t, group):
+        calls.append((int(t), len(group)))
+        if len(group) > 2:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return torch.zeros_like(x)
+
+    out, info = enhance_latent(models, embeds, picture(), 128, 32, 0.5, 10, 1.0, 7, 8, denoise=tight)
+    assert info["oom_retries"] == [8, 4] and info["batch"] == 2
+    first_step = calls[0][0]
+    assert [size for t, size in calls if t == first_step] == [8, 4] + [2] * 7 + [1]  # 15 tiles
+    assert len({t for t, _ in calls}) == info["denoising_steps"] == 5  # every step once, none lost
+    assert np.isfinite(out).all()
+
+
+def test_an_error_that_is_not_out_of_memory_is_not_retried(latent_pipeline):
+    models = latent_pipeline.sdxl
+
+    def broken(x, t, group):
+        raise RuntimeError("cuDNN error: CUDNN_STATUS_INTERNAL_ERROR")
+
+    with pytest.raises(RuntimeError, match="CUDNN"):
+        enhance_latent(models, encode_prompts(models, "x", ""), picture(), 128, 32, 0.5, 10, 1.0,
+                       7, 8, denoise=broken)

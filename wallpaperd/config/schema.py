@@ -84,6 +84,11 @@ class ModelConfig(_Strict):
     vae: str | None = None
     device: str = "auto"
     allow_download: bool = True
+    # The VAE's precision for whole pictures (pipeline/vae.py): float32 = diffusers' upcast;
+    # bfloat16 is faster on GPUs that have it (opt-in); auto = bfloat16 there, else float32.
+    vae_precision: Literal["float32", "bfloat16", "float16", "auto"] = "float32"
+    # torch.compile of the UNet's repeated transformer blocks on the GPU (opt-in).
+    compile: bool = False
 
     @field_validator("source", "config_source")
     @classmethod
@@ -142,7 +147,7 @@ class DownsampleConfig(_Strict):
 
 class MemoryConfig(_Strict):
     vram_budget: Annotated[float, Field(gt=0)] | Literal["auto"] = 23.0
-    attention_slicing: bool = True
+    attention_slicing: bool = False
     vae_tiling: bool = True
     model_cpu_offload: bool = False
     sequential_cpu_offload: bool = False

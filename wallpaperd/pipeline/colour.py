@@ -34,16 +34,20 @@ def drift(reference: np.ndarray, image: np.ndarray) -> float:
     return float((_blocks(_tensor(reference)) - _blocks(_tensor(image))).abs().mean() * 255.0)
 
 
-def match_colours(reference: np.ndarray, image: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:
-    """``image`` with ``reference``'s low band; the drift before and after, for the metadata."""
-    target = _blocks(_tensor(reference))
-    out = _tensor(image)
+def match_colours(reference: np.ndarray, image: np.ndarray,
+                  device: torch.device | str = "cpu") -> tuple[np.ndarray, dict[str, float]]:
+    """``image`` with ``reference``'s low band; the drift before and after, for the metadata.
+
+    Computed on ``device`` (the job's GPU: milliseconds instead of seconds at 8K).
+    """
+    target = _blocks(_tensor(reference).to(device))
+    out = _tensor(image).to(device)
     before = float((target - _blocks(out)).abs().mean() * 255.0)
     for _ in range(PASSES):
         difference = target - _blocks(out)
         out = (out + F.interpolate(difference, size=out.shape[-2:], mode="bicubic",
                                    align_corners=False)).clamp_(0.0, 1.0)
     after = float((target - _blocks(out)).abs().mean() * 255.0)
-    corrected = out[0].permute(1, 2, 0).numpy()
+    corrected = out[0].permute(1, 2, 0).cpu().numpy()
     return corrected, {"colour_drift": round(before, 3), "colour_drift_after_match": round(after, 3),
                        "tolerance": TOLERANCE}

@@ -41,6 +41,7 @@ from .stages import downsample, enhance_pixel, generate_base
 from .upscale import Upscaler, auto_tile, load_upscaler, upscale_image
 from .tiling import plan_tiles
 from .validate import validate_image
+from .vae import TiledVae
 
 log = structlog.get_logger(__name__)
 
@@ -124,14 +125,16 @@ class Pipeline:
         kept: dict[str, np.ndarray] = {}
         base_size = (g.width, g.height)
         up_size = (g.width * u.scale, g.height * u.scale)
+        budget = dev.vram_budget_bytes(cfg.memory.vram_budget, self.device)
 
         # 1. Generate (or take the user's picture).
         if request.image is None:
             params = {"width": g.width, "height": g.height, "steps": steps, "guidance_scale": guidance,
                       "scheduler": g.scheduler, "dtype": dev.dtype_name(self.sdxl.dtype)}
+            vae = self.vae(cfg, budget)
             image = stage("generate", params, base_size, lambda: (generate_base(
                 self.sdxl, embeds, g.width, g.height, steps, guidance, seed,
-                report("generate"), check), {}))
+                report("generate"), check, vae), {"vae": vae.record.as_dict()}))
         else:
             image = stage("generate", {"input": str(request.image)}, base_size,
                                 lambda: load_input_image(request.image, g.width, g.height))
@@ -139,7 +142,6 @@ class Pipeline:
             kept["base"] = image
 
         # 2. Upscale.
-        budget = dev.vram_budget_bytes(cfg.memory.vram_budget, self.device)
         tile = auto_tile(budget) if u.tile == "auto" else u.tile
         params = {"model": self.upscaler.name, "scale": u.scale, "tile": tile,
                   "tile_overlap": u.tile_overlap, "precision": dev.dtype_name(self.upscaler.dtype)}
@@ -193,17 +195,24 @@ class Pipeline:
                                                             e.tile // factor, e.overlap // factor)),
                 guidance > 1.0)
             out, info = enhance_latent(self.sdxl, embeds, image, e.tile, e.overlap, strength, e.steps,
-                                       guidance, seed, batch, progress, check)
+                                       guidance, seed, batch, progress, check,
+                                       vae=self.vae(cfg, budget))
         else:
             out, info = enhance_pixel(self.sdxl, embeds, image, e.tile, e.overlap, strength, e.steps,
                                       guidance, seed, progress, check)
         if e.colour_match:
-            out, colour = match_colours(image, out)
+            out, colour = match_colours(image, out, self.device)
         else:
             colour = {"colour_drift": round(drift(image, out), 3), "colour_match": False}
         info.update(colour)
-        info["seam_score"] = round(seam_score(out, plan_tiles(width, height, e.tile, e.overlap)), 4)
+        info["seam_score"] = round(seam_score(out, plan_tiles(width, height, e.tile, e.overlap),
+                                               device=self.device), 4)
         return out, info
+
+    def vae(self, cfg: Config, budget: int | None) -> TiledVae:
+        """The VAE for whole pictures, in the loaded ``model.vae_precision``, within the budget."""
+        return TiledVae(self.sdxl.txt2img.vae, self.cfg.model.vae_precision, budget,
+                        tiling=cfg.memory.vae_tiling)
 
     def model_bytes(self) -> int:
         pipe = self.sdxl.txt2img

@@ -1,6 +1,6 @@
 """Stage 3, ``enhance.method: latent`` — seam-free latent tile fusion (Mixture-of-Diffusers style).
 
-    1. encode the whole upscaled picture to one latent (the VAE, tiled by diffusers)
+    1. encode the whole upscaled picture to one latent (pipeline/vae.py: few large tiles)
     2. noise it once to the img2img start (strength, job seed)
     3. at every denoising step: all overlapping latent tiles go through the UNet in batches,
        their noise predictions are blended with smooth normalised weights, and ONE
@@ -33,6 +33,7 @@ from .device import is_out_of_memory, release_cache
 from .sdxl import SdxlModels
 from .stages import derive_seed, grid_of
 from .tiling import Tile, plan_tiles, tile_weights
+from .vae import TiledVae
 
 log = structlog.get_logger(__name__)
 
@@ -78,11 +79,15 @@ def enhance_latent(
     progress: Progress | None = None,
     check: Check | None = None,
     denoise: Callable | None = None,
+    vae: TiledVae | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """The enhanced picture and what happened (tiles, batches, OOM retries).
 
-    ``denoise(latent_tiles, t, tiles) -> noise predictions`` replaces the UNet in tests.
+    ``vae`` encodes and decodes the whole picture (pipeline/vae.py; default: float32,
+    no budget). ``denoise(latent_tiles, t, tiles) -> noise predictions`` replaces the UNet
+    in tests.
     """
+    vae = vae or TiledVae(models.img2img.vae)
     pipe = models.img2img
     unet, scheduler = pipe.unet, pipe.scheduler
     device, dtype = models.device, models.dtype
@@ -95,7 +100,7 @@ def enhance_latent(
 
     with torch.inference_mode():
         # 1. Encode the whole picture once (mean of the posterior: deterministic).
-        latents0 = encode(pipe, image)
+        latents0 = vae.encode(image).to(dtype)
         # 2. The img2img schedule and one noising of the whole latent.
         scheduler.set_timesteps(steps, device=device)
         timesteps, active = pipe.get_timesteps(steps, strength, device)
@@ -126,42 +131,12 @@ def enhance_latent(
             if progress:
                 progress(done, len(timesteps))
         # 4. Decode once.
-        picture = decode(pipe, latents)
-    info = {"tiles": len(tiles), "grid": grid_of(tiles),
+        picture = vae.decode_numpy(latents)
+    info = {"vae": vae.record.as_dict(), "tiles": len(tiles), "grid": grid_of(tiles),
             "denoising_steps": int(active), "batch": batch, "oom_retries": retries,
             "micro_conditioning": {"original_size": [tile, tile], "crops_coords_top_left": [0, 0],
                                    "target_size": [tile, tile]}}
     return picture, info
-
-
-def encode(pipe, image: np.ndarray) -> torch.Tensor:
-    """The VAE's latent of a [0, 1] picture, scaled for the UNet (upcast as diffusers does)."""
-    vae = pipe.vae
-    upcast = vae.dtype == torch.float16 and vae.config.force_upcast
-    work = torch.float32 if upcast else vae.dtype
-    pixels = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
-    pixels = (pixels * 2 - 1).to(device=vae.device, dtype=work)
-    if upcast:
-        vae.to(torch.float32)
-    try:
-        latent = vae.encode(pixels).latent_dist.mode()
-    finally:
-        if upcast:
-            vae.to(torch.float16)
-    return (latent * vae.config.scaling_factor).to(pipe.unet.dtype)
-
-
-def decode(pipe, latents: torch.Tensor) -> np.ndarray:
-    vae = pipe.vae
-    upcast = vae.dtype == torch.float16 and vae.config.force_upcast
-    if upcast:
-        vae.to(torch.float32)
-    try:
-        pixels = vae.decode((latents / vae.config.scaling_factor).to(vae.dtype), return_dict=False)[0]
-    finally:
-        if upcast:
-            vae.to(torch.float16)
-    return ((pixels[0].float() + 1) / 2).clamp(0, 1).permute(1, 2, 0).cpu().numpy()
 
 
 def _conditioning(pipe, embeds, tile: int, do_cfg: bool, dtype, device) -> dict[str, torch.Tensor]:
@@ -204,15 +179,18 @@ def _predict(unet, scheduler, latents, t, tiles, weights, cond, batch, guidance,
     return pred.to(latents.dtype)
 
 
-def seam_score(image: np.ndarray, tiles: list[Tile], factor: int = 1) -> float:
+def seam_score(image: np.ndarray, tiles: list[Tile], factor: int = 1,
+               device: torch.device | str = "cpu") -> float:
     """Mean horizontal+vertical gradient on tile-boundary lines over the same elsewhere.
 
     1.0 means boundaries look like everywhere else; a visible seam pushes it up.
-    ``tiles`` are in pixel coordinates (``factor`` scales latent tiles to pixels).
+    ``tiles`` are in pixel coordinates (``factor`` scales latent tiles to pixels);
+    computed on ``device`` (the job's GPU at 8K).
     """
-    luma = image.astype(np.float64) @ np.array([0.2126, 0.7152, 0.0722])
-    gx = np.abs(np.diff(luma, axis=1))  # between column c and c+1
-    gy = np.abs(np.diff(luma, axis=0))
+    weights = torch.tensor([0.2126, 0.7152, 0.0722], dtype=torch.float64, device=device)
+    luma = torch.from_numpy(np.ascontiguousarray(image)).to(device, torch.float64) @ weights
+    gx = (luma[:, 1:] - luma[:, :-1]).abs()  # between column c and c+1
+    gy = (luma[1:, :] - luma[:-1, :]).abs()
     cols, rows = set(), set()
     for t in tiles:
         for edge in (t.x * factor, (t.x + t.w) * factor):
@@ -223,11 +201,12 @@ def seam_score(image: np.ndarray, tiles: list[Tile], factor: int = 1) -> float:
                 rows.add(edge - 1)
     if not cols and not rows:
         return 1.0
-    col_mask = np.zeros(gx.shape[1], bool)
-    col_mask[list(cols)] = True
-    row_mask = np.zeros(gy.shape[0], bool)
-    row_mask[list(rows)] = True
-    on = np.concatenate([gx[:, col_mask].ravel(), gy[row_mask, :].ravel()])
-    off = np.concatenate([gx[:, ~col_mask].ravel(), gy[~row_mask, :].ravel()])
-    return float(on.mean() / max(off.mean(), 1e-12))
-
+    col_mask = torch.zeros(gx.shape[1], dtype=torch.bool, device=device)
+    col_mask[sorted(cols)] = True
+    row_mask = torch.zeros(gy.shape[0], dtype=torch.bool, device=device)
+    row_mask[sorted(rows)] = True
+    on = gx[:, col_mask].sum() + gy[row_mask, :].sum()
+    on_count = gx.shape[0] * int(col_mask.sum()) + gy.shape[1] * int(row_mask.sum())
+    off = gx[:, ~col_mask].sum() + gy[~row_mask, :].sum()
+    off_count = gx.numel() + gy.numel() - on_count
+    return float((on / on_count) / max(float(off / off_count), 1e-12))

@@ -196,11 +196,13 @@ def load_sdxl(model: ModelConfig, generate: GenerateConfig, memory: MemoryConfig
 
     scheduler_cls, options = _SCHEDULERS[generate.scheduler]
     pipe.scheduler = scheduler_cls.from_config(pipe.scheduler.config, **options)
-    _place(pipe, memory, device)
+    place(pipe, memory, device)
     pipe.set_progress_bar_config(disable=True)
+    notes = ["unet-compiled"] if compile_unet(pipe, model.compile, device) else []
     img2img = shared_img2img(pipe)
     sha = file_sha256(Path(model.source).expanduser()) if kind == "single_file" else None
-    return SdxlModels(pipe, img2img, model.source, kind, device, dtype, generate.scheduler, sha)
+    return SdxlModels(pipe, img2img, model.source, kind, device, dtype, generate.scheduler, sha,
+                      notes=notes)
 
 
 def file_sha256(path: Path) -> str:
@@ -262,7 +264,27 @@ def _load_vae(source: str, dtype: torch.dtype) -> AutoencoderKL:
                          "a repo id in the HF cache; or remove model.vae") from exc
 
 
-def _place(pipe: StableDiffusionXLPipeline, memory: MemoryConfig, device: torch.device) -> None:
+def compile_unet(pipe: StableDiffusionXLPipeline, enabled: bool, device: torch.device) -> bool:
+    """``model.compile``: torch.compile the UNet's repeated transformer blocks (GPU only).
+
+    Regional compilation: the SDXL UNet's 70 BasicTransformerBlocks share a few graphs, so
+    compiling takes seconds, not the minutes a whole-UNet compile takes; each new input
+    shape (the generate size, the enhancement batch) costs one compile in the first job.
+    On the CPU it is skipped (logged): inductor's CPU path needs a C++ toolchain and the
+    CPU is not where wallpaperd's time goes.
+    """
+    if not enabled:
+        return False
+    if device.type != "cuda":
+        log.info("model.compile applies on the GPU only; running the UNet uncompiled", device=str(device))
+        return False
+    pipe.unet.compile_repeated_blocks(fullgraph=True)
+    log.info("UNet transformer blocks will be compiled on first use (model.compile)")
+    return True
+
+
+def place(pipe: StableDiffusionXLPipeline, memory: MemoryConfig, device: torch.device) -> None:
+    """Put the pipeline on its device with the memory settings (loading and the benchmark)."""
     if device.type == "cuda" and memory.sequential_cpu_offload:
         pipe.enable_sequential_cpu_offload(device=device)
     elif device.type == "cuda" and memory.model_cpu_offload:

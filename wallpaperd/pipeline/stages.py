@@ -17,6 +17,7 @@ from PIL import Image
 from ..config.checks import aspect_crop_size
 from .sdxl import SdxlModels
 from .tiling import Blender, plan_tiles
+from .vae import TiledVae
 
 Progress = Callable[[int, int], None]
 Check = Callable[[], None]
@@ -55,8 +56,14 @@ def generate_base(
     seed: int,
     progress: Progress | None = None,
     check: Check | None = None,
+    vae: TiledVae | None = None,
 ) -> np.ndarray:
-    """SDXL txt2img; the initial noise comes from a CPU generator seeded by the job seed."""
+    """SDXL txt2img; the initial noise comes from a CPU generator seeded by the job seed.
+
+    The pipeline stops at the latent; ``vae`` (pipeline/vae.py) decodes it, in one piece
+    when the budget allows, in ``model.vae_precision``.
+    """
+    vae = vae or TiledVae(models.txt2img.vae)
     generator = torch.Generator("cpu").manual_seed(derive_seed(seed, "generate"))
     with torch.inference_mode():
         result = models.txt2img(
@@ -66,10 +73,10 @@ def generate_base(
             num_inference_steps=steps,
             guidance_scale=guidance,
             generator=generator,
-            output_type="np",
+            output_type="latent",
             callback_on_step_end=_step_callback(steps, progress, check),
         )
-    return np.asarray(result.images[0], dtype=np.float32)
+        return vae.decode_numpy(result.images)
 
 
 def img2img_steps(steps: int, strength: float) -> int:

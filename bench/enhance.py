@@ -29,7 +29,7 @@ from bench.lora_cost import SDXL_UNET  # noqa: E402
 from wallpaperd.pipeline import device as dev  # noqa: E402
 from wallpaperd.pipeline.latent_enhance import auto_batch, enhance_latent, seam_score  # noqa: E402
 from wallpaperd.config import load_config  # noqa: E402
-from wallpaperd.pipeline.sdxl import (SdxlModels, compile_unet, encode_prompts, place,  # noqa: E402
+from wallpaperd.pipeline.sdxl import (SdxlModels, compile_models, encode_prompts, place,  # noqa: E402
                                       shared_img2img)
 from wallpaperd.pipeline.stages import enhance_pixel  # noqa: E402
 from wallpaperd.pipeline.tiling import plan_tiles  # noqa: E402
@@ -73,7 +73,7 @@ def build(device, memory=None, compile_unet_flag: bool = False) -> SdxlModels:
     pipe.to(dtype=torch.float16)
     place(pipe, memory or load_config().memory, device)
     pipe.set_progress_bar_config(disable=True)
-    notes = ["unet-compiled"] if compile_unet(pipe, compile_unet_flag, device) else []
+    notes = ["unet-compiled"] if compile_models(pipe, compile_unet_flag, device) else []
     assert pipe.unet.dtype == torch.float16
     return SdxlModels(pipe, shared_img2img(pipe), "random full-size SDXL", "bench", device, torch.float16,
                       "DPMSolverMultistepScheduler", notes=notes)

@@ -32,7 +32,7 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.enhance import build  # noqa: E402
-from wallpaperd.pipeline.sdxl import compile_unet  # noqa: E402
+from wallpaperd.pipeline.sdxl import compile_models  # noqa: E402
 from wallpaperd.config import load_config  # noqa: E402
 from wallpaperd.pipeline.job import JobRequest, Pipeline  # noqa: E402
 
@@ -58,6 +58,8 @@ PROMPT = "a lighthouse on a cliff above a stormy sea"
 CASES = [("shipped", "23", "float32", False), ("shipped", "12", "float32", False),
          ("shipped", "auto", "float32", False), ("+ vae bfloat16", "23", "bfloat16", False),
          ("+ vae bfloat16 + compile", "23", "bfloat16", True)]
+#: The default selection: the shipped settings at each budget and all opt-ins together.
+DEFAULT_CASES = "0,1,2,4"
 
 
 def job_config(budget: str, vae_precision: str, compiled: bool):
@@ -72,7 +74,7 @@ def job_config(budget: str, vae_precision: str, compiled: bool):
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--cases", default="all", help="comma-separated indexes into CASES, or all")
+    parser.add_argument("--cases", default=DEFAULT_CASES, help="comma-separated indexes into CASES, or all")
     parser.add_argument("--write", type=Path, help="update this Markdown file's bench/job.py section")
     args = parser.parse_args()
     cases = CASES if args.cases == "all" else [CASES[int(i)] for i in args.cases.split(",")]
@@ -98,11 +100,11 @@ def main() -> None:
     emit("| settings | vram_budget | stage | seconds | peak VRAM (GiB) | UNet TFLOP/s | % of bf16 peak | notes |")
     emit("| --- | --- | --- | --- | --- | --- | --- | --- |")
     enhance_seconds: dict[str, float] = {}
-    upscaled = None
+    baseline = None
     compiled = False
     for label, budget, vae_precision, compile_flag in cases:
         if compile_flag and not compiled:
-            compile_unet(models.txt2img, True, gpu)
+            compile_models(models.txt2img, True, gpu)
             compiled = True
         pipeline = Pipeline(job_config(budget, vae_precision, compile_flag), sdxl=models)
         request = JobRequest(prompt=PROMPT, seed=1)
@@ -123,29 +125,36 @@ def main() -> None:
                  f"{rate} | {share} | {notes(name, stage)} |")
         emit(f"| {label} | {budget} | **whole job** | **{total:.1f}** | | | | |")
         enhance_seconds[f"{label} @ {budget}"] = stages["enhance"]["seconds"]
-        upscaled = result.stages["upscaled"]
+        if baseline is None:  # right after the first case, so that a cut-short run has it
+            baseline = run_baseline(models, result.stages["upscaled"], tile_call, gpu, emit)
+        if args.write:  # after every case: a run cut short keeps what it measured
+            write_section(args.write, lines)
 
-    # The baseline, same run, same picture: the enhancement the plain way (bench/baseline.py).
-    from bench.baseline import enhance_plain
-
-    if compiled:  # the baseline runs the UNet as diffusers gives it
-        models.txt2img.unet = models.img2img.unet = _uncompiled(models.txt2img.unet)
-    torch.cuda.synchronize(gpu)
-    torch.cuda.empty_cache()
-    torch.cuda.reset_peak_memory_stats(gpu)
-    started = time.perf_counter()
-    enhance_plain(models.img2img, PROMPT, load_config_negative(), upscaled)
-    torch.cuda.synchronize(gpu)
-    baseline = time.perf_counter() - started
-    rate = tile_call * 50 * 10 / baseline / 1e12
-    emit(f"| plain per-tile img2img (bench/baseline.py) | - | enhance | {baseline:.1f} | "
-         f"{torch.cuda.max_memory_allocated(gpu) / 2**30:.2f} | {rate:.0f} | {rate / PEAK_TFLOPS:.0%} | "
-         f"50 pipe() calls |")
     emit("")
     emit("Enhancement speed-up over the plain baseline in this run: " + "; ".join(
         f"{key}: {baseline / seconds:.2f}x" for key, seconds in enhance_seconds.items()) + ".")
     if args.write:
         write_section(args.write, lines)
+
+
+def run_baseline(models, upscaled, tile_call: float, gpu, emit) -> float:
+    """The enhancement the plain way (bench/baseline.py) on the job's upscaled picture."""
+    from bench.baseline import enhance_plain
+
+    _uncompiled(models.txt2img.unet)  # the baseline runs the models as diffusers gives them
+    _uncompiled(models.txt2img.vae)
+    torch.cuda.synchronize(gpu)
+    torch.cuda.empty_cache()
+    torch.cuda.reset_peak_memory_stats(gpu)
+    started = time.perf_counter()
+    enhance_plain(models.img2img, PROMPT, load_config().generate.negative_prompt, upscaled)
+    torch.cuda.synchronize(gpu)
+    seconds = time.perf_counter() - started
+    rate = tile_call * 50 * 10 / seconds / 1e12
+    emit(f"| plain per-tile img2img (bench/baseline.py) | - | enhance | {seconds:.1f} | "
+         f"{torch.cuda.max_memory_allocated(gpu) / 2**30:.2f} | {rate:.0f} | {rate / PEAK_TFLOPS:.0%} | "
+         f"50 pipe() calls |")
+    return seconds
 
 
 def notes(name: str, stage: dict) -> str:
@@ -162,15 +171,10 @@ def notes(name: str, stage: dict) -> str:
     return ""
 
 
-def load_config_negative() -> str:
-    return load_config().generate.negative_prompt
-
-
-def _uncompiled(unet):
-    """The UNet with ``Module.compile`` undone on its blocks (they run eagerly again)."""
-    for module in unet.modules():
+def _uncompiled(model) -> None:
+    """``Module.compile`` undone on a model's parts (they run eagerly again)."""
+    for module in model.modules():
         module._compiled_call_impl = None
-    return unet
 
 
 def write_section(path: Path, lines: list[str]) -> None:

@@ -198,7 +198,7 @@ def load_sdxl(model: ModelConfig, generate: GenerateConfig, memory: MemoryConfig
     pipe.scheduler = scheduler_cls.from_config(pipe.scheduler.config, **options)
     place(pipe, memory, device)
     pipe.set_progress_bar_config(disable=True)
-    notes = ["unet-compiled"] if compile_unet(pipe, model.compile, device) else []
+    notes = ["unet-compiled"] if compile_models(pipe, model.compile, device) else []
     img2img = shared_img2img(pipe)
     sha = file_sha256(Path(model.source).expanduser()) if kind == "single_file" else None
     return SdxlModels(pipe, img2img, model.source, kind, device, dtype, generate.scheduler, sha,
@@ -264,22 +264,27 @@ def _load_vae(source: str, dtype: torch.dtype) -> AutoencoderKL:
                          "a repo id in the HF cache; or remove model.vae") from exc
 
 
-def compile_unet(pipe: StableDiffusionXLPipeline, enabled: bool, device: torch.device) -> bool:
-    """``model.compile``: torch.compile the UNet's repeated transformer blocks (GPU only).
+def compile_models(pipe: StableDiffusionXLPipeline, enabled: bool, device: torch.device) -> bool:
+    """``model.compile``: torch.compile the UNet's repeated blocks and the VAE (GPU only).
 
-    Regional compilation: the SDXL UNet's 70 BasicTransformerBlocks share a few graphs, so
-    compiling takes seconds, not the minutes a whole-UNet compile takes; each new input
-    shape (the generate size, the enhancement batch) costs one compile in the first job.
-    On the CPU it is skipped (logged): inductor's CPU path needs a C++ toolchain and the
-    CPU is not where wallpaperd's time goes.
+    The UNet is compiled regionally: its 70 BasicTransformerBlocks share a few graphs, so
+    that takes seconds, not the minutes a whole-UNet compile takes. The VAE's encoder and
+    decoder are compiled whole, for fixed shapes (GroupNorm and SiLU fuse: about 2x on
+    the H200), which costs about a minute per new tile shape. So the first job of a
+    daemon's life compiles for a few minutes and every later one is faster (figures in
+    BENCHMARKS.md); inductor's on-disk cache shortens it after a restart. On the CPU it is
+    skipped (logged): inductor's CPU path needs a C++ toolchain and the CPU is not where
+    wallpaperd's time goes.
     """
     if not enabled:
         return False
     if device.type != "cuda":
-        log.info("model.compile applies on the GPU only; running the UNet uncompiled", device=str(device))
+        log.info("model.compile applies on the GPU only; running uncompiled", device=str(device))
         return False
     pipe.unet.compile_repeated_blocks(fullgraph=True)
-    log.info("UNet transformer blocks will be compiled on first use (model.compile)")
+    pipe.vae.encoder.compile(dynamic=False)
+    pipe.vae.decoder.compile(dynamic=False)
+    log.info("the UNet's transformer blocks and the VAE compile on first use (model.compile)")
     return True
 
 

@@ -37,9 +37,9 @@ PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 
 #: Latent positions shared by neighbouring VAE tiles (x8 = 256 px).
 OVERLAP = 32
-#: Largest tile side in latent units (x8 = 2048 px: the mid-block attention grows with the
-#: square of a tile's area, and 4096 px tiles cost more than they save) and the side used
-#: without a budget.
+#: Tile sides in latent units: the largest (x8 = 2048 px: the mid-block attention grows with
+#: the square of a tile's area; 4096 px tiles cost more than they save), the smallest, and
+#: the side used without a budget (the CPU).
 MAX_TILE = 256
 MIN_TILE = 64
 CPU_TILE = 128

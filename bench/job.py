@@ -76,6 +76,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cases", default=DEFAULT_CASES, help="comma-separated indexes into CASES, or all")
     parser.add_argument("--write", type=Path, help="update this Markdown file's bench/job.py section")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the plain per-tile baseline")
     args = parser.parse_args()
     cases = CASES if args.cases == "all" else [CASES[int(i)] for i in args.cases.split(",")]
     lines: list[str] = []
@@ -125,14 +126,15 @@ def main() -> None:
                  f"{rate} | {share} | {notes(name, stage)} |")
         emit(f"| {label} | {budget} | **whole job** | **{total:.1f}** | | | | |")
         enhance_seconds[f"{label} @ {budget}"] = stages["enhance"]["seconds"]
-        if baseline is None:  # right after the first case, so that a cut-short run has it
+        if baseline is None and not args.no_baseline:  # right after the first case, so that a cut-short run has it
             baseline = run_baseline(models, result.stages["upscaled"], tile_call, gpu, emit)
         if args.write:  # after every case: a run cut short keeps what it measured
             write_section(args.write, lines)
 
     emit("")
-    emit("Enhancement speed-up over the plain baseline in this run: " + "; ".join(
-        f"{key}: {baseline / seconds:.2f}x" for key, seconds in enhance_seconds.items()) + ".")
+    if baseline:
+        emit("Enhancement speed-up over the plain baseline in this run: " + "; ".join(
+            f"{key}: {baseline / seconds:.2f}x" for key, seconds in enhance_seconds.items()) + ".")
     if args.write:
         write_section(args.write, lines)
 
@@ -179,7 +181,7 @@ def _uncompiled(model) -> None:
 
 def write_section(path: Path, lines: list[str]) -> None:
     start, end = "<!-- bench/job.py -->", "<!-- /bench/job.py -->"
-    text = path.read_text()
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
     block = "\n".join([start, *lines, end])
     if start in text and end in text:
         text = text[:text.index(start)] + block + text[text.index(end) + len(end):]

@@ -107,6 +107,10 @@ def main() -> None:
         if compile_flag and not compiled:
             compile_models(models.txt2img, True, gpu)
             compiled = True
+        elif compiled and not compile_flag:  # an uncompiled case after a compiled one
+            _uncompiled(models.txt2img.unet)
+            _uncompiled(models.txt2img.vae)
+            compiled = False
         pipeline = Pipeline(job_config(budget, vae_precision, compile_flag), sdxl=models)
         request = JobRequest(prompt=PROMPT, seed=1)
         if label == cases[0][0] and budget == cases[0][1] or compile_flag:

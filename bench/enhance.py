@@ -33,6 +33,7 @@ from wallpaperd.pipeline.sdxl import (SdxlModels, compile_models, encode_prompts
                                       shared_img2img)
 from wallpaperd.pipeline.stages import enhance_pixel  # noqa: E402
 from wallpaperd.pipeline.tiling import plan_tiles  # noqa: E402
+from wallpaperd.pipeline.vae import TiledVae  # noqa: E402
 
 SDXL_VAE = dict(block_out_channels=[128, 256, 512, 512], in_channels=3, out_channels=3,
                 down_block_types=["DownEncoderBlock2D"] * 4, up_block_types=["UpDecoderBlock2D"] * 4,
@@ -116,8 +117,9 @@ def main() -> None:
     for budget in args.budgets.split(","):
         value = budget if budget == "auto" else float(budget)
         batch = auto_batch(dev.vram_budget_bytes(value, gpu), model_bytes, 50, True)
-        run("latent", budget, lambda batch=batch: enhance_latent(models, embeds, picture, 1024, 256,
-                                                                 0.35, 30, 7.5, 1, batch))
+        vae = TiledVae(models.img2img.vae, "float32", dev.vram_budget_bytes(value, gpu))
+        run("latent", budget, lambda batch=batch, vae=vae: enhance_latent(
+            models, embeds, picture, 1024, 256, 0.35, 30, 7.5, 1, batch, vae=vae))
     if not args.skip_pixel:
         run("pixel (per-tile img2img)", "-", lambda: enhance_pixel(models, embeds, picture, 1024, 256,
                                                                    0.35, 30, 7.5, 1))

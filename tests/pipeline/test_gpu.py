@@ -32,7 +32,9 @@ def test_chain_in_half_precision_on_the_gpu(dtype, tmp_path):
     result = pipeline.run(JobRequest(seed=4))
     meta = result.metadata
     assert meta["model"]["device"].startswith("cuda") and meta["model"]["dtype"] == dtype
-    assert meta["model"]["vae_upcast"] == (dtype == "float16")
+    for stage in ("generate", "enhance"):  # the VAE in model.vae_precision's default, NaN-free
+        assert meta["stages"][stage]["vae"]["precision"] == "float32"
+        assert meta["stages"][stage]["vae"]["float32_retries"] == 0
     assert meta["upscaler"]["precision"] == dtype
     assert pipeline.sdxl.txt2img.unet.dtype == getattr(torch, dtype)  # really half precision
     assert result.final.shape == (180, 320, 3) and np.isfinite(result.final).all()

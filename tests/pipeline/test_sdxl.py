@@ -152,3 +152,23 @@ def test_the_shared_img2img_keeps_half_precision():
     img2img = shared_img2img(pipe)
     assert img2img.unet is pipe.unet and pipe.unet.dtype == torch.float16
     assert img2img.vae.dtype == torch.float16 and img2img.scheduler is pipe.scheduler
+
+
+def test_model_compile_is_a_gpu_feature_and_skipped_on_the_cpu():
+    models = load("tiny", compile=True)
+    assert "unet-compiled" not in models.notes
+    compiled = [m for m in (*models.txt2img.unet.modules(), *models.txt2img.vae.modules())
+                if m._compiled_call_impl is not None]
+    assert compiled == []
+
+
+def test_shipped_memory_settings_leave_pytorch_attention_in_place():
+    """attention_slicing is off by default: slicing replaces SDPA (2x slower on an H200)."""
+    from diffusers.models.attention_processor import AttnProcessor2_0
+
+    models = load_sdxl(ModelConfig(source="tiny", device="cpu"), GEN, MemoryConfig(), CPU)
+    processors = set(map(type, models.txt2img.unet.attn_processors.values()))
+    assert processors == {AttnProcessor2_0}
+    sliced = load_sdxl(ModelConfig(source="tiny", device="cpu"), GEN,
+                       MemoryConfig(attention_slicing=True), CPU)
+    assert AttnProcessor2_0 not in set(map(type, sliced.txt2img.unet.attn_processors.values()))

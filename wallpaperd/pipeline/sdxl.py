@@ -13,10 +13,11 @@
 
 Pickle checkpoints (``.ckpt .pt .pth .bin``) can run code when loaded and are refused.
 
-fp16 and the VAE: SDXL's original VAE overflows in float16 (NaN → black pictures). Its
-config sets ``force_upcast``, and diffusers then decodes and encodes in float32; we keep
-that. A VAE fixed for fp16 (``model.vae: madebyollin/sdxl-vae-fp16-fix``) turns the
-upcast off and saves memory. Every stage's output is checked for NaN regardless.
+fp16 and the VAE: SDXL's original VAE overflows in float16 (NaN → black pictures). Whole
+pictures go through pipeline/vae.py in ``model.vae_precision`` (float32 by default, as
+diffusers' upcast does), with a float32 retry for any tile that comes out NaN; the
+per-tile img2img of ``enhance.method: pixel`` keeps diffusers' own upcast. Every stage's
+output is checked for NaN regardless.
 """
 
 from __future__ import annotations
@@ -93,8 +94,6 @@ class SdxlModels:
             "device": str(self.device),
             "dtype": dtype_name(self.dtype),
             "scheduler": self.scheduler,
-            "vae_upcast": bool(getattr(self.txt2img.vae.config, "force_upcast", False))
-            and self.dtype == torch.float16,
             "notes": self.notes,
         }
 

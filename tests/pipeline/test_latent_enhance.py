@@ -128,3 +128,35 @@ def test_an_error_that_is_not_out_of_memory_is_not_retried(latent_pipeline):
     with pytest.raises(RuntimeError, match="CUDNN"):
         enhance_latent(models, encode_prompts(models, "x", ""), picture(), 128, 32, 0.5, 10, 1.0,
                        7, 8, denoise=broken)
+
+
+def test_progress_per_tile_batch_and_cancel_within_one_batch(latent_pipeline):
+    from wallpaperd.errors import CancelledError
+
+    models = latent_pipeline.sdxl
+    embeds = encode_prompts(models, "x", "")
+    seen: list[tuple[int, int]] = []
+    calls = 0
+
+    def zero(x, t, group):
+        nonlocal calls
+        calls += 1
+        return torch.zeros_like(x)
+
+    enhance_latent(models, embeds, picture(), 128, 32, 0.5, 10, 1.0, 7, 4,
+                   progress=lambda d, n: seen.append((d, n)), denoise=zero)
+    # 15 tiles in batches of 4 → 4 batches per step, 5 steps: one report per batch
+    assert len(seen) == 20 and seen[-1] == (75, 75)
+    assert [d for d, _ in seen[:4]] == [4, 8, 12, 15]
+    assert all(a < b for (a, _), (b, _) in zip(seen, seen[1:]))
+
+    calls = 0
+
+    def cancel_after_two_batches() -> None:
+        if calls >= 2:
+            raise CancelledError("the job was cancelled")
+
+    with pytest.raises(CancelledError):
+        enhance_latent(models, embeds, picture(), 128, 32, 0.5, 10, 1.0, 7, 4,
+                       check=cancel_after_two_batches, denoise=zero)
+    assert calls == 2  # the UNet ran no further batch after the cancel was seen

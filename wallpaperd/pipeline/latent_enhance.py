@@ -110,14 +110,24 @@ def enhance_latent(
         # 3. Conditioning per tile (the same for all tiles, see module docstring).
         cond = _conditioning(pipe, embeds, tile, do_cfg, dtype, device)
         retries: list[int] = []
-        done = 0
-        for t in timesteps:
+        total = len(timesteps) * len(tiles)  # progress in tile evaluations: per step and batch
+        reported = 0
+
+        def tiles_done(step: int, in_step: int) -> None:
+            nonlocal reported
+            value = step * len(tiles) + in_step
+            if progress and value > reported:  # a step redone after OOM does not count twice
+                reported = value
+                progress(value, total)
+
+        for step, t in enumerate(timesteps):
             if check:
                 check()
             while True:
                 try:
                     pred = _predict(unet, scheduler, latents, t, tiles, weights, cond, batch,
-                                    guidance, do_cfg, denoise, check)
+                                    guidance, do_cfg, denoise, check,
+                                    lambda n, step=step: tiles_done(step, n))
                     break
                 except Exception as exc:
                     if not is_out_of_memory(exc) or batch == 1:
@@ -127,9 +137,6 @@ def enhance_latent(
                     batch = max(1, batch // 2)
                     log.warning("enhancement out of GPU memory; smaller batch, same step", batch=batch)
             latents = scheduler.step(pred, t, latents, return_dict=False)[0]
-            done += 1
-            if progress:
-                progress(done, len(timesteps))
         # 4. Decode once.
         picture = vae.decode_numpy(latents)
     info = {"vae": vae.record.as_dict(), "tiles": len(tiles), "grid": grid_of(tiles),
@@ -150,7 +157,8 @@ def _conditioning(pipe, embeds, tile: int, do_cfg: bool, dtype, device) -> dict[
     return {"text": text.to(device, dtype), "pooled": pooled.to(device, dtype), "time_ids": time_ids}
 
 
-def _predict(unet, scheduler, latents, t, tiles, weights, cond, batch, guidance, do_cfg, denoise, check):
+def _predict(unet, scheduler, latents, t, tiles, weights, cond, batch, guidance, do_cfg, denoise, check,
+             on_batch: Callable[[int], None] | None = None):
     """The blended noise prediction for the whole latent at timestep ``t``."""
     pred = torch.zeros_like(latents, dtype=torch.float32)
     for start in range(0, len(tiles), batch):
@@ -176,6 +184,8 @@ def _predict(unet, scheduler, latents, t, tiles, weights, cond, batch, guidance,
                 out = uncond + guidance * (textual - uncond)
         for i, g in enumerate(group):
             pred[:, :, g.y:g.y + g.h, g.x:g.x + g.w] += weights.maps[g.index] * out[i:i + 1].float()
+        if on_batch:
+            on_batch(start + len(group))
     return pred.to(latents.dtype)
 
 

@@ -75,3 +75,16 @@ def test_sharper_picture_measures_sharper():
     blurred = photo()
     blurred = (blurred + np.roll(blurred, 1, 0) + np.roll(blurred, 1, 1) + np.roll(blurred, 1, (0, 1))) / 4
     assert measure(photo())["sharpness"] > 2 * measure(blurred)["sharpness"]
+
+
+def test_measures_match_their_plain_numpy_definitions():
+    """The torch computation (GPU in jobs) against the textbook formulas in float64."""
+    image = photo()
+    y = (image[..., 0] * 0.2126 + image[..., 1] * 0.7152 + image[..., 2] * 0.0722).astype(np.float64) * 255
+    lap = y[1:-1, :-2] + y[1:-1, 2:] + y[:-2, 1:-1] + y[2:, 1:-1] - 4 * y[1:-1, 1:-1]
+    grad = np.hypot(y[1:-1, 2:] - y[1:-1, :-2], y[2:, 1:-1] - y[:-2, 1:-1]) * 0.5
+    got = measure(image)
+    assert got["std"] == pytest.approx(y.std(), rel=1e-5)
+    assert got["mean"] == pytest.approx(y.mean(), rel=1e-5)
+    assert got["sharpness"] == pytest.approx(lap.var(), rel=1e-4)
+    assert got["detail"] == pytest.approx((grad > 8.0).mean(), abs=1e-4)

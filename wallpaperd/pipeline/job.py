@@ -239,7 +239,7 @@ class Pipeline:
         seconds = round(time.perf_counter() - started, 3)
         diagnostics = {"parameters": params, **info, "seconds": seconds,
                        "peak_vram_gib": dev.peak_vram_gib(self.device)}
-        measures = validate_image(name, image, size, limits, diagnostics)
+        measures = validate_image(name, image, size, limits, diagnostics, self.device)
         record[name] = {**params, **info, "seconds": seconds, "measures": measures,
                         "peak_vram_gib": diagnostics["peak_vram_gib"]}
         log.info("stage done", stage=name, seconds=seconds, **{k: round(v, 3) for k, v in measures.items()})

@@ -29,11 +29,9 @@ import structlog
 import torch
 
 from .device import DTYPES, GIB, dtype_name, is_out_of_memory, release_cache
-from .tiling import Blender, Tile, plan_tiles, tile_weights
+from .tiling import Blender, Tile, plan_tiles
 
 log = structlog.get_logger(__name__)
-
-PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 
 #: Latent positions shared by neighbouring VAE tiles (x8 = 256 px).
 OVERLAP = 32
@@ -103,26 +101,21 @@ class TiledVae:
 
     # -- public --------------------------------------------------------------------------
 
-    def encode(self, image: np.ndarray | torch.Tensor) -> torch.Tensor:
+    def encode(self, image: np.ndarray) -> torch.Tensor:
         """The scaled latent (mean of the posterior) of a ``(H, W, 3)`` picture in [0, 1]."""
-        pixels = _as_chw(image, self.device)
+        pixels = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).to(self.device,
+                                                                                     torch.float32)
         factor = self.factor
         lh, lw = pixels.shape[-2] // factor, pixels.shape[-1] // factor
 
         def run(tiles: list[Tile]) -> torch.Tensor:
-            channels = self.vae.config.latent_channels
-            total = torch.zeros((channels, lh, lw), device=self.device, dtype=torch.float32)
-            weight = torch.zeros((1, lh, lw), device=self.device, dtype=torch.float32)
+            blender = Blender(lh, lw, self.vae.config.latent_channels, device=self.device)
             for t in tiles:
                 p = t.scaled(factor)
                 crop = pixels[None, :, p.y:p.y + p.h, p.x:p.x + p.w] * 2 - 1
-                latent = self._guarded(
-                    lambda x, dtype: self.vae.encode(x.to(dtype)).latent_dist.mode(), crop)[0]
-                w = torch.from_numpy(tile_weights(t)).to(self.device, torch.float32)[None]
-                total[:, t.y:t.y + t.h, t.x:t.x + t.w] += w * latent
-                weight[:, t.y:t.y + t.h, t.x:t.x + t.w] += w
-                del latent
-            return total / weight
+                blender.add(t, self._guarded(
+                    lambda x, dtype: self.vae.encode(x.to(dtype)).latent_dist.mode(), crop)[0])
+            return blender.result()
 
         latent, count = self._tiled(lh, lw, ENCODE_BYTES_PER_PIXEL, run)
         self.record.encode_tiles += count
@@ -224,12 +217,3 @@ def _computing(vae, dtype: torch.dtype) -> Iterator[None]:
 
 def _column(values, like: torch.Tensor) -> torch.Tensor:
     return torch.tensor(values, device=like.device, dtype=like.dtype).view(-1, 1, 1)
-
-
-def _as_chw(image: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
-    if isinstance(image, np.ndarray):
-        image = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
-    return image.to(device, torch.float32)
-
-
-__all__ = ["TiledVae", "VaeRecord", "PRECISIONS", "work_dtype", "tile_side"]

@@ -107,7 +107,7 @@ def main() -> None:
     emit(f"{time.strftime('%Y-%m-%d')} · {torch.cuda.get_device_name(gpu)} · torch {torch.__version__}, "
          f"diffusers {diffusers.__version__} · UNet call with CFG: {generate_call / 1e12:.2f} TFLOP at "
          f"1920x1024, {tile_call / 1e12:.2f} TFLOP per 1024 tile · command: "
-         f"`python bench/job.py --write BENCHMARKS.md`")
+         f"`python bench/job.py {' '.join(sys.argv[1:])}`".rstrip())
     emit("")
     emit("| settings | vram_budget | stage | seconds | peak VRAM (GiB) | UNet TFLOP/s | % of bf16 peak | notes |")
     emit("| --- | --- | --- | --- | --- | --- | --- | --- |")

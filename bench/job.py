@@ -144,6 +144,7 @@ def main() -> None:
         if not baselines and not args.no_baseline:  # right after the first case, so that a cut-short run has it
             baselines = [run_baseline(models, result.stages["upscaled"], tile_call, gpu, emit, run + 1)
                          for run in range(args.baseline_runs)]
+            compiled = False  # run_baseline put the models back to eager
         if args.write:  # after every case: a run cut short keeps what it measured
             write_section(args.write, lines)
 

@@ -174,7 +174,8 @@ class TiledVae:
         while True:
             tiles = plan_tiles(lw, lh, side, min(OVERLAP, side // 4), fit=True)
             try:
-                result = run(tiles)
+                with _computing(self.vae, self.dtype):  # cast once per picture, not per tile
+                    result = run(tiles)
             except Exception as exc:
                 if not is_out_of_memory(exc) or side <= MIN_TILE:
                     raise
@@ -187,9 +188,9 @@ class TiledVae:
             return result, len(tiles)
 
     def _guarded(self, run, x: torch.Tensor) -> torch.Tensor:
-        """``run(x, dtype)`` in the work precision; not finite → again in float32."""
-        with _computing(self.vae, self.dtype):
-            out = run(x, self.dtype).float()
+        """``run(x, dtype)`` in the work precision (the VAE is in it, see ``_tiled``); not
+        finite → again in float32."""
+        out = run(x, self.dtype).float()
         if self.dtype != torch.float32 and not bool(torch.isfinite(out).all()):
             self.record.float32_retries += 1
             log.warning("VAE tile not finite in half precision; computed again in float32",

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
 from wallpaperd.config.schema import WeatherConfig
+
+from .loopback import LoopbackServer
 
 
 def answer(code=0, is_day=1, temperature=18.5):
@@ -20,32 +20,21 @@ def answer(code=0, is_day=1, temperature=18.5):
                         "precipitation": 0.0, "wind_speed_10m": 9.4}}
 
 
-class OpenMeteo:
-    """A loopback server: set .mode to 'ok', 'http500', 'timeout' or 'garbage'."""
+class OpenMeteo(LoopbackServer):
+    """Set .mode to 'ok', 'http500', 'timeout' or 'garbage'."""
+
+    path = "/v1/forecast"
 
     def __init__(self) -> None:
         self.mode, self.body, self.requests = "ok", answer(), []
-        outer = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
-                outer.requests.append(parse_qs(urlparse(self.path).query))
-                if outer.mode == "timeout":
-                    time.sleep(1.5)
-                status, text = {"ok": (200, json.dumps(outer.body)), "timeout": (200, "{}"),
-                                "http500": (500, "internal error"),
-                                "garbage": (200, "<html>not json</html>")}[outer.mode]
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(text.encode())
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1/forecast"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def respond(self, request, body: bytes | None) -> tuple[int, str]:
+        self.requests.append(parse_qs(urlparse(request.path).query))
+        if self.mode == "timeout":
+            time.sleep(1.5)
+        return {"ok": (200, json.dumps(self.body)), "timeout": (200, "{}"),
+                "http500": (500, "internal error"), "garbage": (200, "<html>not json</html>")}[self.mode]
 
     def config(self, **kw) -> WeatherConfig:
         return WeatherConfig(latitude=52.52, longitude=13.41, open_meteo_url=self.url,
@@ -56,4 +45,4 @@ class OpenMeteo:
 def meteo():
     server = OpenMeteo()
     yield server
-    server.server.shutdown()
+    server.close()

@@ -3,49 +3,39 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from wallpaperd.config.schema import ExpansionConfig
 from wallpaperd.planning.expand import ExpansionError, expand_prompt
 
+from .loopback import LoopbackServer
 
-class Ollama:
+
+class Ollama(LoopbackServer):
+    path = "/api/generate"
+
     def __init__(self) -> None:
         self.mode, self.requests = "ok", []
-        outer = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                outer.requests.append(body)
-                if outer.mode == "slow":
-                    time.sleep(1.0)
-                status, text = {
-                    "ok": (200, json.dumps({"model": body["model"], "response":
-                                            ' "A lighthouse on a cliff, storm light."\n', "done": True})),
-                    "slow": (200, "{}"), "missing": (404, '{"error":"model not found"}'),
-                    "garbage": (200, "not json"), "empty": (200, json.dumps({"response": "  "}))}[outer.mode]
-                self.send_response(status)
-                self.end_headers()
-                self.wfile.write(text.encode())
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/generate"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def respond(self, request, body: bytes | None) -> tuple[int, str]:
+        sent = json.loads(body)
+        self.requests.append(sent)
+        if self.mode == "slow":
+            time.sleep(1.0)
+        return {"ok": (200, json.dumps({"model": sent["model"], "response":
+                                        ' "A lighthouse on a cliff, storm light."\n', "done": True})),
+                "slow": (200, "{}"), "missing": (404, '{"error":"model not found"}'),
+                "garbage": (200, "not json"), "empty": (200, json.dumps({"response": "  "}))}[self.mode]
 
 
 @pytest.fixture
 def ollama():
     server = Ollama()
     yield server
-    server.server.shutdown()
+    server.close()
 
 
 def test_off_by_default():

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from wallpaperd.config.schema import WeatherConfig
 from wallpaperd.planning.weather import CONDITIONS, MOODS, WMO, WeatherError, current_weather, describe_code
 
 from .conftest_weather import answer
+from .loopback import LoopbackServer
 
 
 def test_every_wmo_code_maps_to_a_condition_and_a_mood():
@@ -82,38 +85,27 @@ def test_no_location_means_no_weather(tmp_path):
 
 def test_nws_provider_for_us_locations(tmp_path):
     """The NWS flow on loopback: /points → forecastHourly → first period."""
-    import json
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
     seen = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
-            seen.append((self.path, self.headers.get("User-Agent")))
-            base = f"http://127.0.0.1:{self.server.server_address[1]}"
-            if self.path.startswith("/points/"):
-                body = {"properties": {"forecastHourly": f"{base}/gridpoints/OKX/33,35/forecast/hourly"}}
+    class Nws(LoopbackServer):
+        def respond(self, request, body):
+            seen.append((request.path, request.headers.get("User-Agent")))
+            if request.path.startswith("/points/"):
+                payload = {"properties": {"forecastHourly": f"{self.url}gridpoints/OKX/33,35/forecast/hourly"}}
             else:
-                body = {"properties": {"periods": [{
+                payload = {"properties": {"periods": [{
                     "startTime": "2026-11-29T07:00:00-05:00", "isDaytime": False, "temperature": 41,
                     "temperatureUnit": "F", "windSpeed": "10 mph", "shortForecast": "Light Snow Likely",
                     "probabilityOfPrecipitation": {"value": 60}}]}}
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(json.dumps(body).encode())
+            return 200, json.dumps(payload)
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = Nws()
     try:
         cfg = WeatherConfig(provider="nws", latitude=40.7128, longitude=-74.006,
-                            nws_url=f"http://127.0.0.1:{server.server_address[1]}", timeout_seconds=2)
+                            nws_url=server.url.rstrip("/"), timeout_seconds=2)
         obs = current_weather(cfg, tmp_path, now=1000.0)
     finally:
-        server.shutdown()
+        server.close()
     assert (obs.provider, obs.condition, obs.mood, obs.is_day) == ("nws", "snow", "serene", False)
     assert obs.temperature == 5.0 and obs.description == "Light Snow Likely"
     assert seen[0][0] == "/points/40.7128,-74.0060" and "wallpaperd" in seen[0][1]
